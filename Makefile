@@ -1,0 +1,47 @@
+# The two commands of the README: `make run` and `make test`. Both install what is missing,
+# configure, build and run. BUILD_DIR / ASAN_DIR pick the build trees.
+BUILD_DIR ?= build
+ASAN_DIR ?= build-asan
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build build-asan test test-release test-asan run bench format clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The sanitizer build uses clang, so every `make test` compiles with both compilers.
+$(ASAN_DIR)/build.ninja: | deps
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCPC_SANITIZE=ON -DCPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+build-asan: $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS)
+
+test-release: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
+
+test: test-release test-asan
+
+run: build
+	$(BUILD_DIR)/examples/chat_server
+
+bench: build
+	$(BUILD_DIR)/bench/threads
+
+format:
+	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_DIR)

@@ -1,0 +1,63 @@
+// I/O wrappers: system calls for cooperative threads (CPC's cpc_read, cpc_write...).
+//
+// On a loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
+// answers EAGAIN, waits with io_wait and tries again, so the other threads run meanwhile.
+// On a pool thread (a detached thread) the same calls block the kernel thread, as CPC's
+// wrappers did. EINTR is retried inside; every other error comes back as a value in
+// `error`, never as a retry forever. `interrupt` (and an enclosing with_timeout) cuts a wait
+// short: the result then carries std::errc::operation_canceled and the bytes moved so far.
+//
+// write, writev, send and sendfile move everything asked for unless an error or an
+// interruption stops them (short writes are continued inside); read and recv return after
+// the first successful call (0 bytes: end of file).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <system_error>
+
+#include "cpc/condvar.hpp"
+#include "cpc/task.hpp"
+
+namespace cpc {
+
+struct io_result {
+    std::size_t bytes = 0;
+    std::error_code error;
+    explicit operator bool() const noexcept { return !error; }
+};
+
+struct accept_result {
+    int fd = -1;
+    std::error_code error;
+    explicit operator bool() const noexcept { return !error; }
+};
+
+task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt = nullptr);
+task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt = nullptr);
+task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt = nullptr);
+task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
+                     condvar* interrupt = nullptr);
+// The iovec array is not modified; partial writes continue from where the kernel stopped.
+task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt = nullptr);
+// Sends len bytes of in_fd from *offset (advanced by what was sent) to out_fd.
+task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
+                         condvar* interrupt = nullptr);
+// The accepted fd is non-blocking and close-on-exec. ECONNABORTED is retried; EMFILE and
+// ENFILE come back as errors so that the server decides how to back off.
+task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr,
+                           condvar* interrupt = nullptr);
+// fd must be a non-blocking socket. Returns the connection's outcome.
+task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
+                              condvar* interrupt = nullptr);
+
+// Closes fd after the loop of this kernel thread (if any) forgets it; its waiters wake.
+int close(int fd) noexcept;
+
+// Sets O_NONBLOCK on fd; returns the error, if any.
+std::error_code set_nonblocking(int fd) noexcept;
+
+}  // namespace cpc

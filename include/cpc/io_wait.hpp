@@ -1,0 +1,101 @@
+// co_await cpc::io_wait(fd, cpc::in | cpc::out, interrupt): suspends until fd is ready.
+//
+// Returns true when the kernel reports one of the requested kinds of readiness (or an error
+// or hang-up on fd, which the next read or write will report), false when interrupted by a
+// signal on `interrupt` or by the deadline of an enclosing with_timeout. Readiness is level-
+// triggered: waiting on an fd that is already ready returns at the next loop iteration. On a
+// pool thread the kernel thread blocks in poll() and `interrupt` is not listened to.
+//
+// fds the loop has waited on must be closed with cpc::close (or loop::forget_fd), so that
+// the loop forgets them before the number is reused.
+#pragma once
+
+#include <coroutine>
+
+#include "cpc/condvar.hpp"
+#include "cpc/detail/interruption.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/task.hpp"
+
+namespace cpc {
+
+namespace detail {
+bool poll_kernel_thread(int fd, unsigned events) noexcept;
+}
+
+class io_wait_awaiter {
+public:
+    io_wait_awaiter(int fd, unsigned events, condvar* interrupt) noexcept
+        : fd_(fd), events_(events), interrupt_(interrupt) {}
+    io_wait_awaiter(const io_wait_awaiter&) = delete;
+    io_wait_awaiter& operator=(const io_wait_awaiter&) = delete;
+    ~io_wait_awaiter() { stop_watching(); }
+
+    bool await_ready() noexcept {
+        if (detail::tl_loop) return false;
+        ready_ = detail::poll_kernel_thread(fd_, events_);
+        return true;
+    }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        detail::cancel_scope* scope = detail::scope_of(h);
+        if (scope && scope->fired()) return false;  // ready_ stays false
+        frame_ = h;
+        loop_ = detail::tl_loop;
+        if (((events_ & in) && !watch(reader_, in)) || ((events_ & out) && !watch(writer_, out))) {
+            stop_watching();
+            ready_ = true;  // the kernel cannot poll fd: the next call will say why
+            return false;
+        }
+        if (interrupt_ || scope) {
+            interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr, scope, this,
+                              [](void* owner) noexcept {
+                                  auto* self = static_cast<io_wait_awaiter*>(owner);
+                                  self->stop_watching();
+                                  self->loop_->post(self->frame_);
+                              });
+        }
+        return true;
+    }
+
+    bool await_resume() const noexcept { return ready_; }
+
+private:
+    struct watcher : detail::wait_link {
+        io_wait_awaiter* self = nullptr;
+    };
+
+    bool watch(watcher& w, io_events kind) {
+        w.self = this;
+        w.wake = [](detail::wait_link* l) noexcept {
+            io_wait_awaiter* self = static_cast<watcher*>(l)->self;
+            self->stop_watching();
+            self->interruption_.disarm();
+            self->ready_ = true;
+            self->loop_->post(self->frame_);
+        };
+        return loop_->watch_fd(fd_, kind, &w);
+    }
+
+    void stop_watching() noexcept {
+        if (reader_.linked()) loop_->unwatch_fd(fd_, in, &reader_);
+        if (writer_.linked()) loop_->unwatch_fd(fd_, out, &writer_);
+    }
+
+    int fd_;
+    unsigned events_;
+    condvar* interrupt_;
+    loop* loop_ = nullptr;
+    std::coroutine_handle<> frame_;
+    watcher reader_;
+    watcher writer_;
+    detail::interruption interruption_;
+    bool ready_ = false;
+};
+
+inline io_wait_awaiter io_wait(int fd, unsigned events, condvar* interrupt = nullptr) noexcept {
+    return io_wait_awaiter{fd, events, interrupt};
+}
+
+}  // namespace cpc

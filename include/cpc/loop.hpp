@@ -1,0 +1,118 @@
+// cpc::loop: one event loop, the cooperative scheduler of the threads attached to it.
+//
+// Threads on one loop run one at a time on the loop's kernel thread; code between two
+// suspension points is atomic with respect to the other threads of the loop, so they share
+// data without locks. The run queue is FIFO: a thread made runnable runs after every thread
+// that was already runnable.
+//
+// The loop is an object, not a global: several can run, one per kernel thread, and threads
+// move between them with cpc::attach. cpc::default_loop() is the one used by spawn and
+// main_loop when no loop is running on the calling kernel thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "cpc/detail/current.hpp"
+#include "cpc/detail/ring_queue.hpp"
+#include "cpc/detail/timer_heap.hpp"
+#include "cpc/detail/wait_list.hpp"
+#include "cpc/scheduler.hpp"
+
+namespace cpc {
+
+// Readiness kinds for io_wait, combinable: cpc::in | cpc::out.
+enum io_events : unsigned { in = 1u, out = 2u };
+
+namespace detail {
+class io_backend;
+class fd_table;
+}  // namespace detail
+
+struct run_result {
+    // Threads still waiting on a condition variable when nothing else could run: blocked
+    // forever, since nobody is left to signal them. Their frames stay allocated.
+    std::size_t blocked_threads = 0;
+};
+
+class loop final : public scheduler {
+public:
+    loop();
+    ~loop() override;
+
+    // Runs threads until nothing can make progress any more: no runnable thread, no pending
+    // timer, no fd being waited for, no thread detached to a pool (it may come back), and
+    // nothing scheduled from another kernel thread. Threads left blocked on condvars are
+    // counted in the result and reported on stderr. Must not be called from a thread of a
+    // loop (run does not nest).
+    run_result run();
+
+    // Thread-safe. From this loop's own kernel thread it is post(); from another one the
+    // handle goes through a locked queue and wakes the loop.
+    void schedule(std::coroutine_handle<> h) override;
+
+    // Appends h to the run queue. Only from this loop's kernel thread.
+    void post(std::coroutine_handle<> h) { ready_.push_back(h); }
+
+    // Monotonic clock in nanoseconds, read once per loop iteration while timers are pending:
+    // threads woken in the same iteration see the same time, and sleeping is measured from it.
+    std::int64_t now() const noexcept { return now_; }
+
+    // The runtime's own primitives use these; they are public so that new primitives can be
+    // written outside the library. All of them only from this loop's kernel thread.
+
+    // Arms t to fire delay_ns from now (now() is refreshed first if no timer was pending,
+    // since the clock is only read every iteration while timers are pending).
+    void add_timer(detail::timer_node* t, std::int64_t delay_ns);
+    void cancel_timer(detail::timer_node* t) noexcept {
+        if (t->pending()) timers_.cancel(t);
+    }
+    // Links l as a waiter for one readiness kind (in or out) of fd; l->wake is called when
+    // the kernel reports it (or an error or hang-up on fd). Returns false, linking nothing,
+    // when the kernel cannot poll fd (a regular file, a bad fd): it counts as ready, and the
+    // next call on it tells what is wrong.
+    bool watch_fd(int fd, io_events kind, detail::wait_link* l);
+    void unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept;
+    // Forgets what the loop knows of fd (call when it is closed: the kernel drops it from
+    // the poll set, and the number will be reused). Its waiters are woken.
+    void forget_fd(int fd) noexcept;
+    // Threads blocked on condvars: counted so that run() can report them.
+    void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
+
+    // The loop running on the calling kernel thread, or null.
+    static loop* current() noexcept { return detail::tl_loop; }
+
+    // Wakes the loop if it sleeps in the kernel. Thread-safe.
+    void wake() noexcept;
+
+private:
+    void run_ready();
+    void drain_remote();
+    bool nothing_left();
+    void poll(std::int64_t timeout_ns);
+    void fire_timers();
+    void update_now() noexcept;
+
+    detail::ring_queue ready_;
+    detail::timer_heap timers_;
+    std::unique_ptr<detail::io_backend> backend_;
+    std::unique_ptr<detail::fd_table> fds_;
+    std::int64_t now_ = 0;
+    std::ptrdiff_t blocked_ = 0;
+
+    std::mutex remote_mutex_;
+    std::vector<std::coroutine_handle<>> remote_;
+    std::atomic<bool> remote_pending_{false};
+};
+
+// The loop used when no loop is running on the calling kernel thread.
+loop& default_loop();
+
+// Runs the default loop: cpc's main loop.
+inline run_result main_loop() { return default_loop().run(); }
+
+}  // namespace cpc

@@ -1,0 +1,88 @@
+// co_await cpc::sleep(d, interrupt): suspends the thread for d.
+//
+// Returns true when the whole duration elapsed, false when the thread was woken early by a
+// signal on `interrupt` (signal or signal_all) or by the deadline of an enclosing
+// with_timeout. CPC's timeouts are built this way: a timeout thread sleeps, then signals the
+// condvar that an I/O wait listens to. Deadlines are measured from the loop's cached time
+// (loop::now). On a pool thread the kernel thread sleeps and `interrupt` is not listened to.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+
+#include "cpc/condvar.hpp"
+#include "cpc/detail/interruption.hpp"
+#include "cpc/detail/timer_heap.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/task.hpp"
+
+namespace cpc {
+
+namespace detail {
+void sleep_kernel_thread(std::int64_t ns) noexcept;
+}
+
+class sleep_awaiter {
+public:
+    sleep_awaiter(std::int64_t ns, condvar* interrupt) noexcept : ns_(ns), interrupt_(interrupt) {}
+    sleep_awaiter(const sleep_awaiter&) = delete;
+    sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+    ~sleep_awaiter() {
+        if (loop_) loop_->cancel_timer(&timer_);
+    }
+
+    bool await_ready() noexcept {
+        if (detail::tl_loop) return false;
+        detail::sleep_kernel_thread(ns_);
+        completed_ = true;
+        return true;
+    }
+
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        detail::cancel_scope* scope = detail::scope_of(h);
+        if (scope && scope->fired()) return false;  // completed_ stays false
+        frame_ = h;
+        loop_ = detail::tl_loop;
+        timer_.self = this;
+        timer_.fire = [](detail::timer_node* t) noexcept {
+            sleep_awaiter* self = static_cast<timer*>(t)->self;
+            self->interruption_.disarm();
+            self->completed_ = true;
+            self->loop_->post(self->frame_);
+        };
+        loop_->add_timer(&timer_, ns_);
+        if (interrupt_ || scope) {
+            interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr, scope, this,
+                              [](void* owner) noexcept {
+                                  auto* self = static_cast<sleep_awaiter*>(owner);
+                                  self->loop_->cancel_timer(&self->timer_);
+                                  self->loop_->post(self->frame_);
+                              });
+        }
+        return true;
+    }
+
+    bool await_resume() const noexcept { return completed_; }
+
+private:
+    struct timer : detail::timer_node {
+        sleep_awaiter* self = nullptr;
+    };
+
+    std::int64_t ns_;
+    condvar* interrupt_;
+    loop* loop_ = nullptr;
+    std::coroutine_handle<> frame_;
+    timer timer_;
+    detail::interruption interruption_;
+    bool completed_ = false;
+};
+
+template <class Rep, class Period>
+sleep_awaiter sleep(std::chrono::duration<Rep, Period> d, condvar* interrupt = nullptr) noexcept {
+    return sleep_awaiter{std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(), interrupt};
+}
+
+}  // namespace cpc

@@ -1,0 +1,165 @@
+// cpc::task<T>: a cps function.
+//
+// A function returning task<T> is a coroutine, which the compiler turns into a heap frame
+// and a state machine: the continuation-passing transform that CPC did with its own
+// translator. Only cps code can suspend (co_await), so the type system enforces CPC's rule
+// that native functions never block or yield.
+//
+// - Lazy: calling the function creates the frame and runs nothing. `co_await`ing the task
+//   runs it inside the calling thread until it completes, then yields its value or rethrows
+//   its exception. A task is awaited at most once; destroying one that was never awaited
+//   frees its frame without running it.
+// - Symmetric transfer: starting a child and resuming the parent are tail calls between
+//   frames, so a million-deep chain of awaits uses no native stack.
+// - A task handed to cpc::spawn becomes the root frame of a new thread; when it ends the
+//   thread's frame is freed. An exception escaping a thread's root is a bug in the program:
+//   it terminates the process with the exception's message, like std::thread does. Use a
+//   task_group to collect exceptions instead.
+// - Frames come from the kernel thread's pooled allocator (detail/frame_allocator.hpp).
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "cpc/detail/current.hpp"
+#include "cpc/detail/frame_allocator.hpp"
+
+namespace cpc {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+class cancel_scope;
+
+struct promise_base {
+    std::coroutine_handle<> continuation;  // the awaiting frame; null for a thread's root
+    cancel_scope* scope = nullptr;         // innermost with_timeout around this frame
+
+    static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
+            if (std::coroutine_handle<> parent = self.promise().continuation) return parent;
+            self.destroy();  // the root frame: its thread ends here
+            if (!tl_loop) thread_ended_off_loop();
+            return std::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+
+protected:
+    void capture_exception() noexcept {
+        if (!continuation) std::terminate();  // escaped a thread's root: reported by terminate
+        exception_ = std::current_exception();
+    }
+    void rethrow_if_failed() const {
+        if (exception_) std::rethrow_exception(exception_);
+    }
+
+private:
+    std::exception_ptr exception_;
+};
+
+template <class T>
+struct promise final : promise_base {
+    task<T> get_return_object() noexcept;
+    template <class U>
+    void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        value_.emplace(std::forward<U>(v));
+    }
+    void unhandled_exception() noexcept { capture_exception(); }
+    T result() {
+        rethrow_if_failed();
+        return std::move(*value_);
+    }
+
+private:
+    std::optional<T> value_;
+};
+
+template <>
+struct promise<void> final : promise_base {
+    task<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { capture_exception(); }
+    void result() const { rethrow_if_failed(); }
+};
+
+// The scope of the frame that awaits this: lets awaiters find their enclosing with_timeout.
+template <class P>
+cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
+    if constexpr (std::is_base_of_v<promise_base, P>) {
+        return h.promise().scope;
+    } else {
+        return nullptr;
+    }
+}
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::promise<T>;
+    using value_type = T;
+
+    task() noexcept = default;
+    task(task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            if (frame_) frame_.destroy();
+            frame_ = std::exchange(other.frame_, {});
+        }
+        return *this;
+    }
+    ~task() {
+        if (frame_) frame_.destroy();
+    }
+
+    bool valid() const noexcept { return static_cast<bool>(frame_); }
+
+    struct awaiter {
+        std::coroutine_handle<promise_type> frame;
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+            frame.promise().continuation = caller;
+            frame.promise().scope = detail::scope_of(caller);
+            return frame;
+        }
+        T await_resume() { return frame.promise().result(); }
+    };
+    awaiter operator co_await() & noexcept { return awaiter{frame_}; }
+    awaiter operator co_await() && noexcept { return awaiter{frame_}; }
+
+    // Gives up ownership of the frame (used by spawn, which makes it a thread's root).
+    std::coroutine_handle<promise_type> release() noexcept { return std::exchange(frame_, {}); }
+
+private:
+    friend promise_type;
+    explicit task(std::coroutine_handle<promise_type> h) noexcept : frame_(h) {}
+    std::coroutine_handle<promise_type> frame_;
+};
+
+namespace detail {
+template <class T>
+task<T> promise<T>::get_return_object() noexcept {
+    return task<T>{std::coroutine_handle<promise<T>>::from_promise(*this)};
+}
+inline task<void> promise<void>::get_return_object() noexcept {
+    return task<void>{std::coroutine_handle<promise<void>>::from_promise(*this)};
+}
+}  // namespace detail
+
+}  // namespace cpc

@@ -1,0 +1,92 @@
+// co_await cpc::with_timeout(d, some_task): runs some_task in the calling thread with a
+// deadline.
+//
+// Every sleep and io_wait (and so every I/O wrapper) inside the task, at any depth, is
+// interrupted when the deadline passes, exactly as if a CPC timeout thread had signalled the
+// condvar it listens to; later waits in the task return "interrupted" at once. The task then
+// unwinds normally, so its destructors run and nothing is leaked. Condvar waits are not
+// interrupted (as in CPC): pass the condvar to sleep/io_wait instead. Deadlines nest.
+//
+// Returns std::optional<T>: empty when the deadline passed before the task ended (the task's
+// value is dropped), else its value. For task<void>, returns true when it ended in time.
+// Exceptions from the task propagate. On a pool thread no deadline can interrupt blocking
+// calls: the task runs to its end.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "cpc/detail/cancel_scope.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/task.hpp"
+
+namespace cpc {
+
+namespace detail {
+
+// Reads the scope of the awaiting frame without suspending.
+struct enclosing_scope {
+    cancel_scope* scope = nullptr;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+        scope = scope_of(h);
+        return false;
+    }
+    cancel_scope* await_resume() const noexcept { return scope; }
+};
+
+// Fires the scope when the loop's clock reaches the deadline.
+class deadline_timer : timer_node {
+public:
+    deadline_timer(cancel_scope& scope, std::int64_t ns) : scope_(&scope), loop_(tl_loop) {
+        if (!loop_) return;
+        fire = [](timer_node* t) noexcept { static_cast<deadline_timer*>(t)->scope_->fire(); };
+        loop_->add_timer(this, ns);
+    }
+    ~deadline_timer() {
+        if (loop_) loop_->cancel_timer(this);
+    }
+    deadline_timer(const deadline_timer&) = delete;
+    deadline_timer& operator=(const deadline_timer&) = delete;
+
+private:
+    cancel_scope* scope_;
+    loop* loop_;
+};
+
+// Awaits a task inside a given scope instead of the caller's.
+template <class T>
+struct scoped_await : task<T>::awaiter {
+    cancel_scope* scope;
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+        std::coroutine_handle<> child = task<T>::awaiter::await_suspend(caller);
+        this->frame.promise().scope = scope;
+        return child;
+    }
+};
+
+}  // namespace detail
+
+template <class Rep, class Period, class T>
+auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
+    -> task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> {
+    detail::cancel_scope scope(co_await detail::enclosing_scope{});
+    detail::deadline_timer deadline(scope,
+                                    std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+    detail::scoped_await<T> awaiting{{t.operator co_await()}, &scope};
+    if constexpr (std::is_void_v<T>) {
+        co_await awaiting;
+        co_return !scope.fired();
+    } else {
+        T value = co_await awaiting;
+        if (scope.fired()) co_return std::nullopt;
+        co_return std::optional<T>{std::move(value)};
+    }
+}
+
+}  // namespace cpc

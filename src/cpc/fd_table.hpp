@@ -1,0 +1,51 @@
+// Per-fd waiters of one loop, and the interest registered with the backend.
+//
+// Interest is armed when a thread first waits for a kind of readiness and disarmed lazily:
+// only when the kernel reports readiness that nobody waits for any more. A connection that
+// loops on read -> EAGAIN -> io_wait therefore costs no epoll_ctl in steady state.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+
+#include "cpc/detail/wait_list.hpp"
+#include "cpc/loop.hpp"
+#include "io_backend.hpp"
+
+namespace cpc::detail {
+
+class fd_table {
+public:
+    explicit fd_table(io_backend& backend) : backend_(backend) {}
+
+    bool watch(int fd, io_events kind, wait_link* l);
+    void unwatch(int fd, io_events kind, wait_link* l) noexcept;
+    // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
+    void dispatch(int fd, unsigned kinds) noexcept;
+    // fd is being closed: wake its waiters, forget its interest (closing drops it from epoll).
+    void forget(int fd) noexcept;
+
+    // Threads waiting on any fd.
+    std::size_t waiters() const noexcept { return waiters_; }
+
+private:
+    struct entry {
+        wait_list readers;
+        wait_list writers;
+        unsigned armed = 0;  // kinds registered with the backend
+        wait_list& of(io_events kind) noexcept { return kind == in ? readers : writers; }
+    };
+
+    // Entries are never moved (wait lists point at themselves): a deque grows in place.
+    entry& at(int fd) {
+        while (entries_.size() <= static_cast<std::size_t>(fd)) entries_.emplace_back();
+        return entries_[static_cast<std::size_t>(fd)];
+    }
+    std::size_t wake(wait_list& list) noexcept;
+
+    io_backend& backend_;
+    std::deque<entry> entries_;
+    std::size_t waiters_ = 0;
+};
+
+}  // namespace cpc::detail
