@@ -41,6 +41,8 @@ struct run_result {
 
 class loop final : public scheduler {
 public:
+    // Creating a loop sets SIGPIPE to SIG_IGN if it was SIG_DFL, so that writes to a closed
+    // socket or pipe fail with EPIPE instead of killing the process.
     loop();
     ~loop() override;
 
@@ -58,8 +60,9 @@ public:
     // Appends h to the run queue. Only from this loop's kernel thread.
     void post(std::coroutine_handle<> h) { ready_.push_back(h); }
 
-    // Monotonic clock in nanoseconds, read once per loop iteration while timers are pending:
-    // threads woken in the same iteration see the same time, and sleeping is measured from it.
+    // Monotonic clock in nanoseconds, read once per loop iteration while timers are pending
+    // and after every wait in the kernel: threads woken in the same iteration see the same
+    // time, and sleeping is measured from it.
     std::int64_t now() const noexcept { return now_; }
 
     // The runtime's own primitives use these; they are public so that new primitives can be

@@ -1,5 +1,6 @@
 #include "cpc/loop.hpp"
 
+#include <signal.h>
 #include <time.h>
 
 #include <algorithm>
@@ -18,12 +19,22 @@ namespace {
 // still notices timers and I/O within microseconds.
 constexpr std::size_t kResumesPerRound = 256;
 
+// A write to a socket or pipe whose reader is gone must come back as EPIPE, an error value,
+// not kill the process: ignore SIGPIPE unless the program chose a disposition of its own.
+void ignore_sigpipe_by_default() noexcept {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+        ::signal(SIGPIPE, SIG_IGN);
+    }
+}
+
 }  // namespace
 
 loop::loop()
     : scheduler(kind::loop),
       backend_(detail::make_epoll_backend()),
       fds_(std::make_unique<detail::fd_table>(*backend_)) {
+    ignore_sigpipe_by_default();
     update_now();
 }
 
@@ -116,6 +127,9 @@ run_result loop::run() {
         std::int64_t timeout = -1;
         if (!timers_.empty()) timeout = std::max<std::int64_t>(timers_.next_deadline() - now_, 0);
         poll(timeout);
+        // The loop may have slept in the kernel: threads woken by I/O or from another kernel
+        // thread run next, and a sleep they start must be measured from the time now.
+        update_now();
     }
 
     detail::tl_loop = outer_loop;

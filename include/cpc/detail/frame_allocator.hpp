@@ -74,6 +74,7 @@ inline void* allocate_frame(std::size_t size) {
 
 inline void deallocate_frame(void* p, std::size_t size) noexcept {
 #ifdef CPC_PLAIN_FRAMES
+    static_cast<void>(size);
     ::operator delete(p);
 #else
     if (size > kMaxPooledFrame) {
