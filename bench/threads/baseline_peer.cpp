@@ -103,6 +103,21 @@ double spawn_ns(uint64_t n) {
     return bench::per_op_ns(t0, t1, n);
 }
 
+// All N queued before the first one runs: the frames of finished tasks cannot be reused.
+double spawn_burst_ns(uint64_t n) {
+    uint64_t t0 = bench::now_ns();
+    for (uint64_t i = 0; i < n; ++i) {
+        spawn(adder(1));
+        bench::check_memory(i + 1, bench::kBurstMemoryCheck);
+    }
+    run();
+    uint64_t t1 = bench::now_ns();
+    if (sink != n)
+        bench::cannot("spawn_burst: %llu of %llu ran", (unsigned long long)sink,
+                      (unsigned long long)n);
+    return bench::per_op_ns(t0, t1, n);
+}
+
 Task yielder(uint64_t n) {
     for (uint64_t i = 0; i < n; ++i)
         co_await Yield{};
@@ -200,6 +215,8 @@ int main(int argc, char** argv) {
     switch (a.metric) {
         case bench::Metric::spawn:
             bench::report(kLib, a, spawn_ns(a.n));
+        case bench::Metric::spawn_burst:
+            bench::report(kLib, a, spawn_burst_ns(a.n));
         case bench::Metric::switch_rt:
             bench::report(kLib, a, switch_ns(a.n));
         case bench::Metric::condvar_rt:

@@ -1,9 +1,9 @@
 // Helpers shared by the threads-<lib> peer programs: command line, clock, RSS, memory guard,
 // CSV output and the SEDA read loop's file.  Header-only so every peer stays one source file.
 //
-// Peer contract: `threads-<lib> <metric> <N>` with metric one of spawn, switch, condvar, idle,
-// seda; prints exactly one line `<lib>,<metric_name>,<value>` on stdout and exits 0.  A library
-// that cannot create N threads exits with kExitCannot and one line on stderr saying why.
+// Peer contract: `threads-<lib> <metric> <N>` with metric one of spawn, spawn_burst, switch,
+// condvar, idle, seda; prints exactly one line `<lib>,<metric_name>,<value>` on stdout and exits 0.
+// A library that cannot create N threads exits with kExitCannot and one line on stderr saying why.
 #pragma once
 
 #include <fcntl.h>
@@ -36,7 +36,13 @@ inline constexpr uint64_t kSedaBlocks = kSedaFileBytes / kSedaBlock;
 // library pays for a run queue or thread table holding millions of entries.
 inline constexpr uint64_t kSpawnBatch = 1000;
 
-enum class Metric { spawn, switch_rt, condvar_rt, idle, seda };
+// spawn_burst is the other case: all N threads are created before any of them runs (a burst of
+// connections, each given a thread), so no stack or frame of a finished thread can be reused for
+// the next.  The memory guard looks at /proc/meminfo only every this many creations there: at
+// every 4096 its reads would add a few ns to each thread being timed.
+inline constexpr uint64_t kBurstMemoryCheck = 65536;
+
+enum class Metric { spawn, spawn_burst, switch_rt, condvar_rt, idle, seda };
 
 struct Args {
     Metric metric;
@@ -44,7 +50,7 @@ struct Args {
 };
 
 [[noreturn]] inline void usage(const char* lib) {
-    std::fprintf(stderr, "usage: threads-%s spawn|switch|condvar|idle|seda N\n", lib);
+    std::fprintf(stderr, "usage: threads-%s spawn|spawn_burst|switch|condvar|idle|seda N\n", lib);
     std::exit(kExitUsage);
 }
 
@@ -54,6 +60,8 @@ inline Args parse_args(int argc, char** argv, const char* lib) {
     Args a{};
     if (m == "spawn") {
         a.metric = Metric::spawn;
+    } else if (m == "spawn_burst") {
+        a.metric = Metric::spawn_burst;
     } else if (m == "switch") {
         a.metric = Metric::switch_rt;
     } else if (m == "condvar") {
@@ -133,9 +141,10 @@ inline bool memory_low() {
     return avail < floor_kb;
 }
 
-// Cheap enough to call once per created thread: reads /proc/meminfo every 4096 calls.
-inline void check_memory(uint64_t created) {
-    if ((created & 4095) != 0 || !memory_low()) return;
+// Cheap enough to call once per created thread: reads /proc/meminfo every `every` calls (a
+// power of two).
+inline void check_memory(uint64_t created, uint64_t every = 4096) {
+    if ((created & (every - 1)) != 0 || !memory_low()) return;
     std::fprintf(stderr, "out of memory headroom at %llu threads (MemAvailable low)\n",
                  static_cast<unsigned long long>(created));
     std::fflush(stderr);
@@ -162,6 +171,8 @@ inline std::string metric_name(Metric m, uint64_t n) {
     switch (m) {
         case Metric::spawn:
             return "spawn_ns";
+        case Metric::spawn_burst:
+            return "spawn_burst_ns";
         case Metric::switch_rt:
             return "switch_rt_ns";
         case Metric::condvar_rt:
@@ -182,7 +193,7 @@ inline std::string metric_name(Metric m, uint64_t n) {
     _exit(0);
 }
 
-// Per-operation time for the spawn/switch/condvar metrics.
+// Per-operation time for the spawn/spawn_burst/switch/condvar metrics.
 inline double per_op_ns(uint64_t t0, uint64_t t1, uint64_t n) {
     return double(t1 - t0) / double(n);
 }

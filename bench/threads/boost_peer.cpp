@@ -98,6 +98,22 @@ double spawn_ns(uint64_t n) {
     return bench::per_op_ns(t0, t1, n);
 }
 
+// All N fibers exist before the first one runs, so the pool grows to N stacks instead of
+// recycling the 1000 of one batch.
+double spawn_burst_ns(uint64_t n) {
+    uint64_t t0 = bench::now_ns();
+    for (uint64_t i = 0; i < n; ++i) {
+        spawn([] { sink += 1; });
+        bench::check_memory(i + 1, bench::kBurstMemoryCheck);
+    }
+    run();
+    uint64_t t1 = bench::now_ns();
+    if (sink != n)
+        bench::cannot("spawn_burst: %llu of %llu ran", (unsigned long long)sink,
+                      (unsigned long long)n);
+    return bench::per_op_ns(t0, t1, n);
+}
+
 double switch_ns(uint64_t n) {
     for (int k = 0; k < 2; ++k) {
         spawn([n] {
@@ -190,6 +206,8 @@ int main(int argc, char** argv) {
     switch (a.metric) {
         case bench::Metric::spawn:
             bench::report(kLib, a, spawn_ns(a.n));
+        case bench::Metric::spawn_burst:
+            bench::report(kLib, a, spawn_burst_ns(a.n));
         case bench::Metric::switch_rt:
             bench::report(kLib, a, switch_ns(a.n));
         case bench::Metric::condvar_rt:

@@ -1,6 +1,7 @@
 // threads-cpc: the runtime measured on the same work as the other peers, written the way a
 // cpc program is: everything happens in threads of the main loop, a spawner thread spawns
-// a batch and yields so that the batch runs.
+// a batch and yields so that the batch runs (spawn), or spawns all N without yielding and
+// returns, leaving the main loop to run them (spawn_burst).
 #include <cpc/cpc.hpp>
 
 #include <algorithm>
@@ -35,6 +36,26 @@ double spawn_ns(uint64_t n) {
     const uint64_t t1 = bench::now_ns();
     if (sink != n)
         bench::cannot("spawn: %llu of %llu ran", (unsigned long long)sink, (unsigned long long)n);
+    return bench::per_op_ns(t0, t1, n);
+}
+
+cpc::task<void> burst_spawner(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+        cpc::spawn(adder(1));
+        bench::check_memory(i + 1, bench::kBurstMemoryCheck);
+    }
+    if (sink != 0) bench::cannot("spawn_burst: a thread ran before the burst was over");
+    co_return;
+}
+
+double spawn_burst_ns(uint64_t n) {
+    cpc::spawn(burst_spawner(n));
+    const uint64_t t0 = bench::now_ns();
+    cpc::main_loop();
+    const uint64_t t1 = bench::now_ns();
+    if (sink != n)
+        bench::cannot("spawn_burst: %llu of %llu ran", (unsigned long long)sink,
+                      (unsigned long long)n);
     return bench::per_op_ns(t0, t1, n);
 }
 
@@ -146,6 +167,8 @@ int main(int argc, char** argv) {
     switch (a.metric) {
         case bench::Metric::spawn:
             bench::report(kLib, a, spawn_ns(a.n));
+        case bench::Metric::spawn_burst:
+            bench::report(kLib, a, spawn_burst_ns(a.n));
         case bench::Metric::switch_rt:
             bench::report(kLib, a, switch_ns(a.n));
         case bench::Metric::condvar_rt:

@@ -77,6 +77,42 @@ double spawn_ns(uint64_t n) {
     return bench::per_op_ns(t0, t1, n);
 }
 
+long read_proc_long(const char* path) {
+    long v = -1;
+    if (FILE* f = std::fopen(path, "r")) {
+        if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+        std::fclose(f);
+    }
+    return v;
+}
+
+// All N created before any is joined, so none of their stacks goes back to glibc's cache for
+// the next pthread_create.  Kernel threads may start as soon as they exist (the kernel decides;
+// on the pinned core the creator mostly keeps running), and a finished joinable thread keeps its
+// stack until joined.  A burst larger than pid_max (or threads-max, RLIMIT_NPROC,
+// max_map_count) cannot be made: the peer then fails, saying where, and the driver records it.
+double spawn_burst_ns(uint64_t n) {
+    std::vector<pthread_t> threads(n);
+    uint64_t t0 = bench::now_ns();
+    for (uint64_t i = 0; i < n; ++i) {
+        int rc = pthread_create(&threads[i], &joinable_attr, adder, reinterpret_cast<void*>(1));
+        if (rc != 0) {
+            bench::cannot("pthread_create: %s at %llu threads (pid_max %ld, threads-max %ld)",
+                          strerrorname_np(rc), (unsigned long long)i,
+                          read_proc_long("/proc/sys/kernel/pid_max"),
+                          read_proc_long("/proc/sys/kernel/threads-max"));
+        }
+        bench::check_memory(i + 1, bench::kBurstMemoryCheck);
+    }
+    for (uint64_t i = 0; i < n; ++i)
+        join(threads[i]);
+    uint64_t t1 = bench::now_ns();
+    if (sink != n)
+        bench::cannot("spawn_burst: %llu of %llu ran", (unsigned long long)sink.load(),
+                      (unsigned long long)n);
+    return bench::per_op_ns(t0, t1, n);
+}
+
 uint64_t rounds = 0;
 
 void* yielder(void*) {
@@ -213,6 +249,8 @@ int main(int argc, char** argv) {
     switch (a.metric) {
         case bench::Metric::spawn:
             bench::report(kLib, a, spawn_ns(a.n));
+        case bench::Metric::spawn_burst:
+            bench::report(kLib, a, spawn_burst_ns(a.n));
         case bench::Metric::switch_rt:
             bench::report(kLib, a, switch_ns(a.n));
         case bench::Metric::condvar_rt:

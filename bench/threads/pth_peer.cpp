@@ -69,6 +69,25 @@ double spawn_ns(uint64_t n) {
     return bench::per_op_ns(t0, t1, n);
 }
 
+// pth_spawn does not switch: all N threads are created before main() waits and any of them runs.
+double spawn_burst_ns(uint64_t n) {
+    uint64_t t0 = bench::now_ns();
+    batch_size = n;
+    batch_done = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+        create(detached_attr, adder, reinterpret_cast<void*>(1), i);
+        bench::check_memory(i + 1, bench::kBurstMemoryCheck);
+    }
+    if (sink != 0) bench::cannot("spawn_burst: a thread ran before the burst was over");
+    while (batch_done < batch_size)
+        wait(main_cv);
+    uint64_t t1 = bench::now_ns();
+    if (sink != n)
+        bench::cannot("spawn_burst: %llu of %llu ran", (unsigned long long)sink,
+                      (unsigned long long)n);
+    return bench::per_op_ns(t0, t1, n);
+}
+
 uint64_t rounds = 0;
 
 void* yielder(void*) {
@@ -191,6 +210,8 @@ int main(int argc, char** argv) {
     switch (a.metric) {
         case bench::Metric::spawn:
             bench::report(kLib, a, spawn_ns(a.n));
+        case bench::Metric::spawn_burst:
+            bench::report(kLib, a, spawn_burst_ns(a.n));
         case bench::Metric::switch_rt:
             bench::report(kLib, a, switch_ns(a.n));
         case bench::Metric::condvar_rt:
