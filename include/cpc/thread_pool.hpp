@@ -21,6 +21,7 @@ namespace cpc {
 
 class thread_pool final : public scheduler {
 public:
+    // Like a loop, a pool sets SIGPIPE to SIG_IGN if it was SIG_DFL (see loop::loop).
     explicit thread_pool(unsigned max_threads);
     // Finishes the queued work, then joins the kernel threads.
     ~thread_pool() override;

@@ -16,9 +16,11 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <type_traits>
 
+#include "cpc/attach.hpp"
 #include "cpc/detail/cancel_scope.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
@@ -58,6 +60,14 @@ private:
     loop* loop_;
 };
 
+// What with_timeout keeps of the task's outcome until it is back home.
+template <class T>
+struct value_or_done {
+    T value;
+};
+template <>
+struct value_or_done<void> {};
+
 // Awaits a task inside a given scope instead of the caller's.
 template <class T>
 struct scoped_await : task<T>::awaiter {
@@ -75,17 +85,36 @@ struct scoped_await : task<T>::awaiter {
 template <class Rep, class Period, class T>
 auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
     -> task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> {
+    // The deadline and the scope belong to this loop: if the task ends on another scheduler
+    // (it attached to a pool), come back before touching them.
+    scheduler* const home = detail::tl_scheduler;
     detail::cancel_scope scope(co_await detail::enclosing_scope{});
-    detail::deadline_timer deadline(scope,
-                                    std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-    detail::scoped_await<T> awaiting{{t.operator co_await()}, &scope};
+    std::exception_ptr error;
+    std::optional<detail::value_or_done<T>> result;
+    {
+        detail::deadline_timer deadline(
+            scope, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+        detail::scoped_await<T> awaiting{{t.operator co_await()}, &scope};
+        try {
+            if constexpr (std::is_void_v<T>) {
+                co_await awaiting;
+                result.emplace();
+            } else {
+                // A named local: g++ 12 miscompiles co_await inside a braced temporary.
+                T value = co_await awaiting;
+                result.emplace(detail::value_or_done<T>{std::move(value)});
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (home && detail::tl_scheduler != home) co_await attach(*home);
+    }
+    if (error) std::rethrow_exception(error);
     if constexpr (std::is_void_v<T>) {
-        co_await awaiting;
         co_return !scope.fired();
     } else {
-        T value = co_await awaiting;
         if (scope.fired()) co_return std::nullopt;
-        co_return std::optional<T>{std::move(value)};
+        co_return std::optional<T>{std::move(result->value)};
     }
 }
 

@@ -104,7 +104,7 @@ private:
             int n;
             if (have_pwait2_) {
                 n = ::epoll_pwait2(epfd_, kernel_events_.data(), cap, ts, nullptr);
-                if (n < 0 && errno == ENOSYS) {
+                if (n < 0 && (errno == ENOSYS || errno == EPERM)) {  // old kernel, or a seccomp filter
                     have_pwait2_ = false;
                     continue;
                 }

@@ -1,6 +1,5 @@
 #include "cpc/loop.hpp"
 
-#include <signal.h>
 #include <time.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include "fd_table.hpp"
 #include "io_backend.hpp"
 #include "running_loops.hpp"
+#include "sigpipe.hpp"
 
 namespace cpc {
 
@@ -19,22 +19,13 @@ namespace {
 // still notices timers and I/O within microseconds.
 constexpr std::size_t kResumesPerRound = 256;
 
-// A write to a socket or pipe whose reader is gone must come back as EPIPE, an error value,
-// not kill the process: ignore SIGPIPE unless the program chose a disposition of its own.
-void ignore_sigpipe_by_default() noexcept {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-        ::signal(SIGPIPE, SIG_IGN);
-    }
-}
-
 }  // namespace
 
 loop::loop()
     : scheduler(kind::loop),
       backend_(detail::make_epoll_backend()),
       fds_(std::make_unique<detail::fd_table>(*backend_)) {
-    ignore_sigpipe_by_default();
+    detail::ignore_sigpipe_by_default();
     update_now();
 }
 

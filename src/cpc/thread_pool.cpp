@@ -3,11 +3,14 @@
 #include <algorithm>
 
 #include "cpc/detail/current.hpp"
+#include "sigpipe.hpp"
 
 namespace cpc {
 
 thread_pool::thread_pool(unsigned max_threads)
-    : scheduler(kind::pool), max_threads_(std::max(max_threads, 1u)) {}
+    : scheduler(kind::pool), max_threads_(std::max(max_threads, 1u)) {
+    detail::ignore_sigpipe_by_default();
+}
 
 thread_pool::~thread_pool() {
     {
@@ -22,8 +25,10 @@ void thread_pool::schedule(std::coroutine_handle<> h) {
     {
         std::lock_guard lock(mutex_);
         queue_.push_back(h);
-        // A new kernel thread only when none is idle: blocked calls must not hold up others.
-        if (idle_ == 0 && workers_.size() < max_threads_) {
+        // A new kernel thread only when the idle ones cannot take all the queued work (an idle
+        // thread already notified still counts in idle_ until it wakes, and the work it will
+        // take is still queued): blocked calls must not hold up others.
+        if (queue_.size() > idle_ && workers_.size() < max_threads_) {
             workers_.emplace_back([this] { work(); });
             return;
         }

@@ -1,0 +1,465 @@
+// cpc::with_timeout: deadlines that interrupt every sleep and io_wait inside a task, values of
+// tasks that end in time, nesting, I/O wrappers, exceptions, and what a deadline does not cut.
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using namespace cpc_test;
+
+struct counted {
+    static inline int live = 0;
+    counted() { ++live; }
+    ~counted() { --live; }
+    counted(const counted&) = delete;
+    counted& operator=(const counted&) = delete;
+};
+
+cpc::task<int> sleep_then(std::chrono::nanoseconds d, int value, bool* slept) {
+    counted guard;
+    *slept = co_await cpc::sleep(d);
+    co_return value;
+}
+
+cpc::task<void> sleep_void(std::chrono::nanoseconds d, bool* slept) {
+    counted guard;
+    *slept = co_await cpc::sleep(d);
+}
+
+TEST(WithTimeout, SlowTaskGivesNullopt) {
+    auto body = [](std::optional<int>* result, bool* slept,
+                   std::chrono::nanoseconds* elapsed) -> cpc::task<void> {
+        const auto start = clock::now();
+        *result = co_await cpc::with_timeout(20ms, sleep_then(10s, 1, slept));
+        *elapsed = since(start);
+        EXPECT_EQ(counted::live, 0) << "the task's frame was not unwound";
+    };
+    std::optional<int> result = 5;
+    bool slept = true;
+    std::chrono::nanoseconds elapsed{};
+    const auto start = clock::now();
+    run_main(body(&result, &slept, &elapsed));
+    EXPECT_FALSE(result.has_value());
+    EXPECT_FALSE(slept);  // the inner sleep was interrupted, not completed
+    EXPECT_GE(elapsed, 20ms);
+    EXPECT_LT(elapsed, 2s);
+    EXPECT_LT(since(start), 2s);  // no timer of the 10 s sleep was left behind
+}
+
+TEST(WithTimeout, SlowVoidTaskGivesFalse) {
+    auto body = [](bool* in_time, bool* slept) -> cpc::task<void> {
+        *in_time = co_await cpc::with_timeout(10ms, sleep_void(10s, slept));
+    };
+    bool in_time = true;
+    bool slept = true;
+    const auto start = clock::now();
+    run_main(body(&in_time, &slept));
+    EXPECT_FALSE(in_time);
+    EXPECT_FALSE(slept);
+    EXPECT_GE(since(start), 10ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, FastTaskGivesItsValue) {
+    auto body = [](std::optional<int>* result, bool* in_time, bool* slept) -> cpc::task<void> {
+        *result = co_await cpc::with_timeout(10s, sleep_then(1ms, 42, slept));
+        *in_time = co_await cpc::with_timeout(10s, sleep_void(1ms, slept));
+    };
+    std::optional<int> result;
+    bool in_time = false;
+    bool slept = false;
+    const auto start = clock::now();
+    run_main(body(&result, &in_time, &slept));
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(*result, 42);
+    EXPECT_TRUE(in_time);
+    EXPECT_TRUE(slept);
+    // The deadline timers were cancelled: the loop did not wait 10 s for them.
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, TaskThatNeverSuspends) {
+    auto instant = []() -> cpc::task<std::string> { co_return "now"; };
+    auto body = [](decltype(instant) make, std::optional<std::string>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(10s, make());
+    };
+    std::optional<std::string> out;
+    const auto start = clock::now();
+    run_main(body(instant, &out));
+    EXPECT_LT(since(start), 2s);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(*out, "now");
+}
+
+TEST(WithTimeout, MoveOnlyValue) {
+    auto make = []() -> cpc::task<std::unique_ptr<int>> {
+        co_await cpc::sleep(1ms);
+        co_return std::make_unique<int>(3);
+    };
+    auto body = [](decltype(make) m, std::unique_ptr<int>* out) -> cpc::task<void> {
+        std::optional<std::unique_ptr<int>> r = co_await cpc::with_timeout(10s, m());
+        if (r) *out = std::move(*r);
+    };
+    std::unique_ptr<int> out;
+    run_main(body(make, &out));
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(*out, 3);
+}
+
+TEST(WithTimeout, LaterWaitsInTheTaskReturnAtOnce) {
+    auto task_body = [](std::vector<bool>* results) -> cpc::task<int> {
+        for (int i = 0; i < 3; ++i) {
+            const bool slept = co_await cpc::sleep(10s);
+            results->push_back(slept);
+        }
+        pipe_pair p;
+        const bool ready = co_await cpc::io_wait(p.read_end, cpc::in);
+        results->push_back(ready);
+        co_return 7;
+    };
+    auto body = [](decltype(task_body) make, std::vector<bool>* results,
+                   std::optional<int>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(10ms, make(results));
+    };
+    std::vector<bool> results;
+    std::optional<int> out = 0;
+    const auto start = clock::now();
+    run_main(body(task_body, &results, &out));
+    EXPECT_LT(since(start), 2s);
+    EXPECT_EQ(results, (std::vector<bool>{false, false, false, false}));
+    EXPECT_FALSE(out.has_value());  // the task ended, but after its deadline
+}
+
+cpc::task<int> deep_sleep(int levels, bool* slept) {
+    if (levels == 0) {
+        *slept = co_await cpc::sleep(10s);
+        co_return 0;
+    }
+    co_return 1 + co_await deep_sleep(levels - 1, slept);
+}
+
+TEST(WithTimeout, InterruptsWaitsAtAnyDepth) {
+    auto body = [](bool* slept, std::optional<int>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(10ms, deep_sleep(50, slept));
+    };
+    bool slept = true;
+    std::optional<int> out = 0;
+    const auto start = clock::now();
+    run_main(body(&slept, &out));
+    EXPECT_FALSE(slept);
+    EXPECT_FALSE(out.has_value());
+    EXPECT_GE(since(start), 10ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, OuterDeadlineCutsALongerInnerOne) {
+    auto inner = [](bool* slept, std::optional<int>* inner_result) -> cpc::task<int> {
+        *inner_result = co_await cpc::with_timeout(10s, sleep_then(10s, 1, slept));
+        co_return 2;
+    };
+    auto body = [](decltype(inner) make, bool* slept, std::optional<int>* inner_result,
+                   std::optional<int>* outer_result) -> cpc::task<void> {
+        *outer_result = co_await cpc::with_timeout(20ms, make(slept, inner_result));
+    };
+    bool slept = true;
+    std::optional<int> inner_result = 0;
+    std::optional<int> outer_result = 0;
+    const auto start = clock::now();
+    run_main(body(inner, &slept, &inner_result, &outer_result));
+    const auto elapsed = since(start);
+    EXPECT_FALSE(slept);
+    EXPECT_FALSE(inner_result.has_value());
+    EXPECT_FALSE(outer_result.has_value());
+    EXPECT_GE(elapsed, 20ms);
+    EXPECT_LT(elapsed, 2s);
+}
+
+TEST(WithTimeout, ShorterInnerDeadlineFiresFirst) {
+    auto inner = [](bool* slept, std::optional<int>* inner_result) -> cpc::task<int> {
+        *inner_result = co_await cpc::with_timeout(10ms, sleep_then(10s, 1, slept));
+        // The outer deadline has not passed: waits here still work.
+        const bool slept_after = co_await cpc::sleep(1ms);
+        co_return slept_after ? 2 : -2;
+    };
+    auto body = [](decltype(inner) make, bool* slept, std::optional<int>* inner_result,
+                   std::optional<int>* outer_result) -> cpc::task<void> {
+        *outer_result = co_await cpc::with_timeout(10s, make(slept, inner_result));
+    };
+    bool slept = true;
+    std::optional<int> inner_result = 0;
+    std::optional<int> outer_result;
+    const auto start = clock::now();
+    run_main(body(inner, &slept, &inner_result, &outer_result));
+    EXPECT_FALSE(slept);
+    EXPECT_FALSE(inner_result.has_value());
+    ASSERT_TRUE(outer_result.has_value());
+    EXPECT_EQ(*outer_result, 2);
+    EXPECT_GE(since(start), 10ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, ReadInsideGetsOperationCanceled) {
+    auto reader = [](int fd, cpc::io_result* r) -> cpc::task<void> {
+        char buf[16];
+        *r = co_await cpc::read(fd, buf, sizeof buf);
+    };
+    auto body = [](decltype(reader) make, int fd, cpc::io_result* r,
+                   bool* in_time) -> cpc::task<void> {
+        *in_time = co_await cpc::with_timeout(15ms, make(fd, r));
+    };
+    pipe_pair p;
+    cpc::io_result r;
+    bool in_time = true;
+    const auto start = clock::now();
+    run_main(body(reader, p.read_end, &r, &in_time));
+    EXPECT_FALSE(in_time);
+    EXPECT_EQ(r.error, std::errc::operation_canceled);
+    EXPECT_EQ(r.bytes, 0u);
+    EXPECT_GE(since(start), 15ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, ReadThatSucceedsInTime) {
+    auto reader = [](int fd) -> cpc::task<std::string> {
+        char buf[16];
+        const cpc::io_result r = co_await cpc::read(fd, buf, sizeof buf);
+        EXPECT_FALSE(r.error);
+        co_return std::string(buf, r.bytes);
+    };
+    auto body = [](decltype(reader) make, int fd,
+                   std::optional<std::string>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(10s, make(fd));
+    };
+    auto writer = [](int fd) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);
+        EXPECT_EQ(::write(fd, "abc", 3), 3);
+    };
+    pipe_pair p;
+    std::optional<std::string> out;
+    cpc::spawn(writer(p.write_end));
+    run_main(body(reader, p.read_end, &out));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(*out, "abc");
+}
+
+struct timeout_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+TEST(WithTimeout, ExceptionsPropagate) {
+    auto thrower = []() -> cpc::task<int> {
+        co_await cpc::sleep(1ms);
+        throw timeout_error("inside");
+    };
+    auto body = [](decltype(thrower) make, std::string* what) -> cpc::task<void> {
+        try {
+            co_await cpc::with_timeout(10s, make());
+        } catch (const timeout_error& e) {
+            *what = e.what();
+        }
+    };
+    std::string what;
+    const auto start = clock::now();
+    run_main(body(thrower, &what));
+    EXPECT_EQ(what, "inside");
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, ExceptionAfterTheDeadlinePropagatesToo) {
+    auto thrower = []() -> cpc::task<void> {
+        const bool slept = co_await cpc::sleep(10s);
+        if (!slept) throw timeout_error("interrupted");
+    };
+    auto body = [](decltype(thrower) make, std::string* what) -> cpc::task<void> {
+        try {
+            co_await cpc::with_timeout(5ms, make());
+        } catch (const timeout_error& e) {
+            *what = e.what();
+        }
+    };
+    std::string what;
+    run_main(body(thrower, &what));
+    EXPECT_EQ(what, "interrupted");
+}
+
+TEST(WithTimeout, CondvarWaitsAreNotInterrupted) {
+    auto waiter = [](cpc::condvar* cv, bool* woke) -> cpc::task<int> {
+        co_await cv->wait();
+        *woke = true;
+        co_return 1;
+    };
+    auto body = [](decltype(waiter) make, cpc::condvar* cv, bool* woke,
+                   std::optional<int>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(5ms, make(cv, woke));
+    };
+    auto signaller = [](cpc::condvar* cv, bool* woke) -> cpc::task<void> {
+        co_await cpc::sleep(30ms);
+        EXPECT_FALSE(*woke);  // still waiting after the deadline passed
+        cv->signal();
+    };
+    cpc::condvar cv;
+    bool woke = false;
+    std::optional<int> out = 0;
+    cpc::spawn(signaller(&cv, &woke));
+    run_main(body(waiter, &cv, &woke, &out));
+    EXPECT_TRUE(woke);
+    EXPECT_FALSE(out.has_value());  // ended, but after the deadline
+}
+
+TEST(WithTimeout, ExplicitInterruptCondvarStillWorksInside) {
+    auto sleeper = [](cpc::condvar* cv, bool* slept) -> cpc::task<int> {
+        *slept = co_await cpc::sleep(10s, cv);
+        co_return 4;
+    };
+    auto body = [](decltype(sleeper) make, cpc::condvar* cv, bool* slept,
+                   std::optional<int>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(10s, make(cv, slept));
+    };
+    auto interrupter = [](cpc::condvar* cv) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);
+        cv->signal();
+    };
+    cpc::condvar cv;
+    bool slept = true;
+    std::optional<int> out;
+    const auto start = clock::now();
+    cpc::spawn(interrupter(&cv));
+    run_main(body(sleeper, &cv, &slept, &out));
+    EXPECT_FALSE(slept);
+    ASSERT_TRUE(out.has_value());  // the deadline did not pass
+    EXPECT_EQ(*out, 4);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, ThreadsSpawnedInsideAreNotInTheScope) {
+    auto spawner = [](bool* child_slept) -> cpc::task<int> {
+        cpc::spawn([](bool* child_slept) -> cpc::task<void> {
+            *child_slept = co_await cpc::sleep(30ms);
+        }(child_slept));
+        const bool slept = co_await cpc::sleep(10s);
+        co_return slept ? 1 : 0;
+    };
+    auto body = [](decltype(spawner) make, bool* child_slept,
+                   std::optional<int>* out) -> cpc::task<void> {
+        *out = co_await cpc::with_timeout(5ms, make(child_slept));
+    };
+    bool child_slept = false;
+    std::optional<int> out = 0;
+    run_main(body(spawner, &child_slept, &out));
+    EXPECT_FALSE(out.has_value());
+    EXPECT_TRUE(child_slept);  // the deadline belongs to the awaiting thread only
+}
+
+TEST(WithTimeout, ManyConcurrentDeadlines) {
+    // 100 threads, each with its own deadline; the odd ones finish in time.
+    auto one = [](int i, int* in_time, int* late) -> cpc::task<void> {
+        bool slept = false;
+        const auto work = (i % 2) ? 1ms : 10s;
+        const std::optional<int> r = co_await cpc::with_timeout(20ms, sleep_then(work, i, &slept));
+        if (r) {
+            EXPECT_EQ(*r, i);
+            ++*in_time;
+        } else {
+            ++*late;
+        }
+    };
+    int in_time = 0;
+    int late = 0;
+    const auto start = clock::now();
+    for (int i = 0; i < 100; ++i)
+        cpc::spawn(one(i, &in_time, &late));
+    cpc::main_loop();
+    EXPECT_EQ(in_time, 50);
+    EXPECT_EQ(late, 50);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeout, NestedScopeOpenedAfterTheOuterDeadlineIsCutAtOnce) {
+    auto inner = [](std::optional<int>* inner_result, bool* slept) -> cpc::task<int> {
+        const bool first = co_await cpc::sleep(10s);  // cut by the outer deadline
+        EXPECT_FALSE(first);
+        *inner_result = co_await cpc::with_timeout(10s, sleep_then(10s, 1, slept));
+        co_return 2;
+    };
+    auto body = [](decltype(inner) make, std::optional<int>* inner_result, bool* slept,
+                   std::optional<int>* outer_result) -> cpc::task<void> {
+        *outer_result = co_await cpc::with_timeout(5ms, make(inner_result, slept));
+    };
+    std::optional<int> inner_result = 0;
+    std::optional<int> outer_result = 0;
+    bool slept = true;
+    const auto start = clock::now();
+    run_main(body(inner, &inner_result, &slept, &outer_result));
+    EXPECT_LT(since(start), 2s);
+    EXPECT_FALSE(slept);
+    EXPECT_FALSE(inner_result.has_value());
+    EXPECT_FALSE(outer_result.has_value());
+}
+
+TEST(WithTimeout, DetachedCallIsNotCutShort) {
+    // A blocking call on the pool cannot be interrupted: with_timeout returns when it comes
+    // back, empty since the deadline passed meanwhile.
+    auto body = [](std::optional<int>* out, std::chrono::nanoseconds* elapsed) -> cpc::task<void> {
+        const auto start = clock::now();
+        auto blocking = [] {
+            std::this_thread::sleep_for(30ms);
+            return 1;
+        };
+        *out = co_await cpc::with_timeout(5ms, cpc::detached(blocking));
+        *elapsed = since(start);
+    };
+    std::optional<int> out = 0;
+    std::chrono::nanoseconds elapsed{};
+    run_main(body(&out, &elapsed));
+    EXPECT_FALSE(out.has_value());
+    EXPECT_GE(elapsed, 30ms);
+}
+
+TEST(WithTimeout, OnAPoolTheTaskRunsToItsEnd) {
+    auto body = [](std::optional<int>* out, bool* slept,
+                   std::thread::id* where) -> cpc::task<void> {
+        cpc::scheduler& home = co_await cpc::attach(cpc::default_pool());
+        *where = kernel_thread();
+        *out = co_await cpc::with_timeout(1ms, sleep_then(20ms, 9, slept));
+        co_await cpc::attach(home);
+    };
+    std::optional<int> out;
+    bool slept = false;
+    std::thread::id where;
+    run_main(body(&out, &slept, &where));
+    EXPECT_NE(where, kernel_thread());
+    EXPECT_TRUE(slept);
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(*out, 9);
+}
+
+TEST(WithTimeout, TaskEndingOnAPoolComesBackBeforeTheDeadlineIsCancelled) {
+    // The deadline lives on the loop's timer heap: with_timeout must return to the loop it was
+    // called on before cancelling it, not touch the heap from a pool thread.
+    auto ends_on_pool = []() -> cpc::task<int> {
+        co_await cpc::attach(cpc::default_pool());
+        co_return 4;
+    };
+    auto body = [](cpc::task<int> t, std::optional<int>* out, std::thread::id* where,
+                   std::thread::id* after) -> cpc::task<void> {
+        *where = kernel_thread();
+        *out = co_await cpc::with_timeout(10s, std::move(t));
+        *after = kernel_thread();
+    };
+    std::optional<int> out;
+    std::thread::id where, after;
+    const auto start = clock::now();
+    run_main(body(ends_on_pool(), &out, &where, &after));
+    ASSERT_TRUE(out.has_value());
+    EXPECT_EQ(*out, 4);
+    EXPECT_EQ(after, where);
+    EXPECT_LT(since(start), 5s);  // the 10 s deadline was cancelled, not waited for
+}
+
+}  // namespace
