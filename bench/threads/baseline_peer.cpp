@@ -212,19 +212,5 @@ double seda_rps(uint64_t n) {
 int main(int argc, char** argv) {
     bench::Args a = bench::parse_args(argc, argv, kLib);
     bench::pin_single_cpu();
-    switch (a.metric) {
-        case bench::Metric::spawn:
-            bench::report(kLib, a, spawn_ns(a.n));
-        case bench::Metric::spawn_burst:
-            bench::report(kLib, a, spawn_burst_ns(a.n));
-        case bench::Metric::switch_rt:
-            bench::report(kLib, a, switch_ns(a.n));
-        case bench::Metric::condvar_rt:
-            bench::report(kLib, a, condvar_ns(a.n));
-        case bench::Metric::idle:
-            bench::report(kLib, a, idle_bytes(a.n));
-        case bench::Metric::seda:
-            bench::report(kLib, a, seda_rps(a.n));
-    }
-    return 1;
+    bench::run(kLib, a, {spawn_ns, spawn_burst_ns, switch_ns, condvar_ns, idle_bytes, seda_rps});
 }

@@ -193,6 +193,42 @@ inline std::string metric_name(Metric m, uint64_t n) {
     _exit(0);
 }
 
+// The work a peer implements: one function per metric, taking N and returning the value.
+struct Peer {
+    double (*spawn)(uint64_t);
+    double (*spawn_burst)(uint64_t);
+    double (*switch_rt)(uint64_t);
+    double (*condvar_rt)(uint64_t);
+    double (*idle)(uint64_t);
+    double (*seda)(uint64_t);
+};
+
+// Runs the metric asked for on the command line and reports its value.
+[[noreturn]] inline void run(const char* lib, const Args& a, const Peer& p) {
+    double (*measure)(uint64_t) = nullptr;
+    switch (a.metric) {
+        case Metric::spawn:
+            measure = p.spawn;
+            break;
+        case Metric::spawn_burst:
+            measure = p.spawn_burst;
+            break;
+        case Metric::switch_rt:
+            measure = p.switch_rt;
+            break;
+        case Metric::condvar_rt:
+            measure = p.condvar_rt;
+            break;
+        case Metric::idle:
+            measure = p.idle;
+            break;
+        case Metric::seda:
+            measure = p.seda;
+            break;
+    }
+    report(lib, a, measure(a.n));
+}
+
 // Per-operation time for the spawn/spawn_burst/switch/condvar metrics.
 inline double per_op_ns(uint64_t t0, uint64_t t1, uint64_t n) {
     return double(t1 - t0) / double(n);

@@ -15,9 +15,15 @@ namespace cpc {
 
 namespace {
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
-std::error_code interrupted() { return std::make_error_code(std::errc::operation_canceled); }
-bool would_block() { return errno == EAGAIN || errno == EWOULDBLOCK; }
+std::error_code last_error() {
+    return {errno, std::generic_category()};
+}
+std::error_code interrupted() {
+    return std::make_error_code(std::errc::operation_canceled);
+}
+bool would_block() {
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
 
 // The shape of every wrapper that moves bytes once: call, and on EAGAIN wait and call again.
 template <class Call>
@@ -74,42 +80,24 @@ task<io_result> send(int fd, const void* buf, std::size_t len, int flags, condva
 
 task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt) {
     std::size_t total = 0;
-    for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
-    // After a short write the remaining vectors are rebuilt in a copy, never in the caller's.
-    std::vector<iovec> rest;
-    const iovec* cur = iov;
-    int count = iovcnt;
-    std::size_t done = 0;
-    while (done < total) {
-        const ssize_t n = ::writev(fd, cur, std::min(count, IOV_MAX));
-        if (n > 0) {
-            done += static_cast<std::size_t>(n);
-            if (done == total) break;
-            // Skip what went out.
-            std::size_t skip = static_cast<std::size_t>(n);
-            std::vector<iovec> next;
-            for (int i = 0; i < count; ++i) {
-                iovec v = cur[i];
-                if (skip >= v.iov_len) {
-                    skip -= v.iov_len;
+    for (int i = 0; i < iovcnt; ++i)
+        total += iov[i].iov_len;
+    // After a short write the vectors still to send are rebuilt in a copy, never in the
+    // caller's array.
+    return transfer_all(
+        fd, total, interrupt, [=, rest = std::vector<iovec>()](std::size_t done) mutable {
+            if (done == 0) return ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
+            rest.clear();
+            for (int i = 0; i < iovcnt; ++i) {
+                if (done >= iov[i].iov_len) {
+                    done -= iov[i].iov_len;
                     continue;
                 }
-                v.iov_base = static_cast<char*>(v.iov_base) + skip;
-                v.iov_len -= skip;
-                skip = 0;
-                next.push_back(v);
+                rest.push_back({static_cast<char*>(iov[i].iov_base) + done, iov[i].iov_len - done});
+                done = 0;
             }
-            rest.swap(next);
-            cur = rest.data();
-            count = static_cast<int>(rest.size());
-            continue;
-        }
-        if (n == 0) co_return io_result{done, std::make_error_code(std::errc::broken_pipe)};
-        if (errno == EINTR) continue;
-        if (!would_block()) co_return io_result{done, last_error()};
-        if (!co_await io_wait(fd, out, interrupt)) co_return io_result{done, interrupted()};
-    }
-    co_return io_result{done, {}};
+            return ::writev(fd, rest.data(), std::min(static_cast<int>(rest.size()), IOV_MAX));
+        });
 }
 
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
@@ -133,8 +121,7 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
     }
 }
 
-task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
-                              condvar* interrupt) {
+task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, condvar* interrupt) {
     if (::connect(fd, addr, addrlen) == 0) co_return std::error_code{};
     if (errno != EINPROGRESS && errno != EINTR) co_return last_error();
     if (!co_await io_wait(fd, out, interrupt)) co_return interrupted();
