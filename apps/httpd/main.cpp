@@ -1,0 +1,141 @@
+// httpd: a static file server on the cpc runtime.
+//
+//   httpd --root DIR [--port N] [--bind ADDR] [--policy active|accept] ...
+//
+// --port 0 lets the kernel choose; the first line printed on stdout tells the port
+// ("httpd listening on ADDR:PORT"), so that tests can find it. SIGINT and SIGTERM stop the
+// server cleanly: no new connections, idle ones closed, requests in progress finished
+// (at most the shutdown grace), then exit status 0.
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cpc/cpc.hpp>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "server.hpp"
+
+namespace {
+
+constexpr const char* kVersion = "httpd (cpc) 0.1.0";
+
+// The signal handler is a cpc thread: SIGINT and SIGTERM are blocked and read from a
+// signalfd with cpc::read, so stopping the server is ordinary code of the loop.
+cpc::task<void> signal_thread(httpd::server& s, int sfd, sigset_t mask, bool quiet) {
+    signalfd_siginfo info{};
+    const cpc::io_result r = co_await cpc::read(sfd, &info, sizeof info);
+    if (r && r.bytes == sizeof info) {
+        if (!quiet) {
+            std::printf("httpd: %s, shutting down\n",
+                        ::strsignal(static_cast<int>(info.ssi_signo)));
+            std::fflush(stdout);
+        }
+        s.stop();
+    }
+    cpc::close(sfd);
+    // A second Ctrl-C does not wait for the graceful stop.
+    ::pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    httpd::server_config cfg;
+    double header_timeout = 10;
+    double keepalive_timeout = 15;
+    double shutdown_grace = 2;
+    double send_timeout = 30;
+    std::string policy = "active";
+
+    CLI::App app{"httpd: a static file server on the cpc runtime (cooperative threads)"};
+    app.set_version_flag("--version", kVersion);
+    app.add_option("--root", cfg.root, "document root")->required()->check(CLI::ExistingDirectory);
+    app.add_option("--port", cfg.port, "TCP port (0: any free port, printed first)")
+        ->capture_default_str();
+    app.add_option("--bind", cfg.bind_address, "address to listen on (IPv4 or IPv6)")
+        ->capture_default_str();
+    app.add_option("--listen-backlog", cfg.backlog, "listen(2) backlog")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 20));
+    app.add_option("--policy", policy,
+                   "accept policy: active (Knot-C, favour active connections) or accept "
+                   "(Knot-A, favour accepting)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"active", "accept"}));
+    app.add_option("--cache-size", cfg.cache_size, "page cache capacity in bytes (0: no cache)")
+        ->capture_default_str();
+    app.add_option("--cache-file-max", cfg.cache_file_max,
+                   "largest file kept in the page cache, in bytes")
+        ->capture_default_str();
+    app.add_option("--header-timeout", header_timeout,
+                   "seconds allowed for the whole head of a request")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
+    app.add_option("--keepalive-timeout", keepalive_timeout,
+                   "seconds an idle keep-alive connection is kept")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
+    app.add_option("--send-timeout", send_timeout,
+                   "seconds allowed for each write of a response (a head, a cached file, or "
+                   "1 MiB of a big one); a client that takes longer is dropped")
+        ->capture_default_str()
+        ->check(CLI::Range(0.001, 86400.0));
+    app.add_option("--shutdown-grace", shutdown_grace,
+                   "seconds requests in progress get to finish at shutdown")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
+    app.add_option("--max-connections", cfg.max_connections,
+                   "connections served at once (0: from the descriptor limit)")
+        ->capture_default_str();
+    app.add_option("--access-log", cfg.access_log,
+                   "access log file, or - for stdout (default: off)");
+    app.add_flag("--quiet", cfg.quiet, "print nothing but the first line");
+    CLI11_PARSE(app, argc, argv);
+
+    cfg.policy = policy == "accept" ? httpd::accept_policy::accept : httpd::accept_policy::active;
+    const auto ms = [](double s) {
+        return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+    };
+    cfg.header_timeout = ms(header_timeout);
+    cfg.keepalive_timeout = ms(keepalive_timeout);
+    cfg.shutdown_grace = ms(shutdown_grace);
+    cfg.send_timeout = ms(send_timeout);
+
+    // Block SIGINT and SIGTERM before any other kernel thread exists (threads inherit the
+    // mask): from now on they are only received through the signalfd.
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) {
+        std::perror("httpd: signalfd");
+        return 1;
+    }
+
+    httpd::server s(cfg);
+    if (const std::string err = s.start(); !err.empty()) {
+        std::fprintf(stderr, "httpd: %s\n", err.c_str());
+        return 1;
+    }
+    std::printf("httpd listening on %s:%u\n", cfg.bind_address.c_str(), s.port());
+    if (!cfg.quiet) {
+        std::printf("httpd: root %s, policy %s, page cache %zu bytes (files up to %zu)\n",
+                    cfg.root.c_str(), policy.c_str(), cfg.cache_size, cfg.cache_file_max);
+    }
+    std::fflush(stdout);
+
+    cpc::spawn(signal_thread(s, sfd, mask, cfg.quiet));
+    cpc::spawn(s.listener());
+    const cpc::run_result r = cpc::main_loop();
+    if (!cfg.quiet) {
+        std::printf("httpd: stopped\n");
+        std::fflush(stdout);
+    }
+    return r.blocked_threads == 0 ? 0 : 1;
+}

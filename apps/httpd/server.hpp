@@ -1,0 +1,129 @@
+// The server: a listening thread, one cooperative thread per connection, the page cache.
+//
+// Written in plain threaded style: a connection's thread reads a request, answers it, and
+// loops while the connection is kept alive. What makes it cheap is the runtime's idioms:
+//
+//   - An idle connection is a thread waiting in io_wait under a with_timeout: a few
+//     hundred bytes of frames and no buffer. The request buffer (and the parser) is
+//     allocated only once io_wait says bytes are there, and freed when the connection
+//     goes idle again, so idle keep-alive connections cost almost nothing.
+//   - Every wait has a bound: the header timeout (the whole head of a request, against
+//     slowloris clients; for a new connection it counts from the accept), the keep-alive
+//     timeout (between requests), a send timeout (for each write of a response: a client
+//     that stops reading is dropped), and a condvar per connection that cuts any of its
+//     waits short at shutdown.
+//   - Accepting never spins: when descriptors run out (EMFILE/ENFILE) the listener sleeps
+//     with a growing delay, and a connection that closes wakes it at once; before that,
+//     it stops accepting when the connection count reaches a cap derived from
+//     RLIMIT_NOFILE, keeping descriptors for the files that the open connections serve.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cpc/cpc.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "access_log.hpp"
+#include "http_request.hpp"
+#include "page_cache.hpp"
+#include "path_resolver.hpp"
+
+namespace httpd {
+
+// Which of the Knot server's two accept policies the listener follows (server.cpp tells how
+// each is realised).
+enum class accept_policy {
+    active,  // Knot-C: favour active connections; one accept per pass of the loop
+    accept,  // Knot-A: favour accepting; take every pending connection before serving
+};
+
+struct server_config {
+    std::string root = ".";
+    std::string bind_address = "0.0.0.0";
+    std::uint16_t port = 8080;
+    int backlog = 511;
+    accept_policy policy = accept_policy::active;
+    std::size_t cache_size = 16 * 1024 * 1024;  // page cache capacity in bytes
+    std::size_t cache_file_max = 64 * 1024;     // larger files go out with sendfile
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds keepalive_timeout{15'000};
+    std::chrono::milliseconds send_timeout{30'000};
+    std::chrono::milliseconds shutdown_grace{2'000};
+    std::size_t max_connections = 0;  // 0: from RLIMIT_NOFILE
+    std::string access_log;           // empty: no log; "-": stdout
+    bool quiet = false;
+    request_limits limits;
+};
+
+// Counters, for tests and curious operators.
+struct server_stats {
+    std::uint64_t accepted = 0;                    // connections accepted
+    std::uint64_t responses = 0;                   // responses sent (or attempted)
+    std::uint64_t accepted_at_first_response = 0;  // how many were accepted when one was sent
+};
+
+class server {
+  public:
+    explicit server(server_config cfg);
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+    ~server();
+
+    // Opens the document root, the access log and the listening socket. Returns an error
+    // message, empty on success.
+    std::string start();
+    std::uint16_t port() const noexcept { return port_; }
+    std::size_t max_connections() const noexcept { return max_connections_; }
+
+    // The listening thread: spawn it, then run the loop.
+    cpc::task<void> listener();
+
+    // Stops accepting, closes idle connections at once, lets requests in progress finish
+    // for at most the shutdown grace, then hangs up whoever is left. main_loop returns when
+    // every connection is gone.
+    void stop();
+
+    const page_cache& cache() const noexcept { return cache_; }
+    const server_stats& stats() const noexcept { return stats_; }
+
+  private:
+    struct connection;
+    struct request_state;
+    struct outcome;
+
+    cpc::task<void> serve(int fd, sockaddr_in6 peer);
+    cpc::task<bool> handle_request(connection& c, request_state& st, std::int64_t head_deadline);
+    cpc::task<int> read_request(connection& c, request_state& st);
+    cpc::task<outcome> respond(connection& c, const request& req);
+    cpc::task<outcome> send_cached(connection& c, const request& req,
+                                   std::shared_ptr<const cached_file> f);
+    cpc::task<outcome> send_file(connection& c, const request& req, int file_fd,
+                                 const struct stat& st, std::string_view mime);
+    cpc::task<outcome> send_error(connection& c, int status, bool head_only,
+                                  std::string_view extra = {});
+    cpc::task<bool> send_all(connection& c, const iovec* iov, int n);
+    cpc::task<void> linger_close(connection& c);
+    cpc::task<void> shutdown_deadline();
+
+    void log(const connection& c, std::string_view request_line, int status, std::uint64_t bytes);
+
+    server_config cfg_;
+    document_root root_;
+    page_cache cache_;
+    server_stats stats_;
+    access_log log_;
+    int listen_fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::size_t max_connections_ = 0;
+    bool stopping_ = false;
+    std::size_t live_ = 0;               // connection threads
+    connection* connections_ = nullptr;  // intrusive list of the live connections
+    cpc::condvar listener_wake_;         // a connection closed, or stop()
+    cpc::condvar all_gone_;              // the last connection ended after stop()
+};
+
+}  // namespace httpd

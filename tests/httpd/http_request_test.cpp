@@ -1,0 +1,301 @@
+#include "http_request.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using httpd::method_kind;
+using httpd::parse_state;
+using httpd::request_parser;
+
+// Parses a whole buffer at once. The request's views point into `text`, kept alive here.
+struct parsed {
+    std::shared_ptr<const std::string> text;
+    parse_state state;
+    int status;
+    httpd::request req;
+    std::size_t consumed;
+};
+parsed parse_all(std::string s, httpd::request_limits limits = {}) {
+    auto text = std::make_shared<const std::string>(std::move(s));
+    request_parser p(limits);
+    const parse_state st = p.parse(*text);
+    return {text, st, p.error_status(), p.get(), p.consumed()};
+}
+
+int status_of(const std::string& s, httpd::request_limits limits = {}) {
+    const parsed r = parse_all(s, limits);
+    EXPECT_EQ(r.state, parse_state::error) << s;
+    return r.status;
+}
+
+TEST(RequestParser, SimpleGet) {
+    const std::string s =
+        "GET /index.html?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\n\r\n";
+    const parsed r = parse_all(s);
+    ASSERT_EQ(r.state, parse_state::done);
+    EXPECT_EQ(r.req.method, "GET");
+    EXPECT_EQ(r.req.kind, method_kind::get);
+    EXPECT_EQ(r.req.target, "/index.html?x=1");
+    EXPECT_EQ(r.req.version_minor, 1);
+    EXPECT_TRUE(r.req.keep_alive);
+    EXPECT_EQ(r.req.host, "example.com");
+    EXPECT_EQ(r.consumed, s.size());
+}
+
+TEST(RequestParser, HeadAndConditionalHeaders) {
+    const std::string s =
+        "HEAD / HTTP/1.1\r\nhost: h\r\nIF-MODIFIED-SINCE:  Sun, 06 Nov 1994 08:49:37 GMT \r\n"
+        "If-None-Match: \"abc\"\r\nRange: bytes=0-9\r\nIf-Range: \"abc\"\r\n\r\n";
+    const parsed r = parse_all(s);
+    ASSERT_EQ(r.state, parse_state::done);
+    EXPECT_EQ(r.req.kind, method_kind::head);
+    EXPECT_EQ(r.req.if_modified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
+    EXPECT_EQ(r.req.if_none_match, "\"abc\"");
+    EXPECT_EQ(r.req.range, "bytes=0-9");
+    EXPECT_EQ(r.req.if_range, "\"abc\"");
+}
+
+TEST(RequestParser, KeepAliveRules) {
+    EXPECT_FALSE(parse_all("GET / HTTP/1.0\r\n\r\n").req.keep_alive);
+    EXPECT_TRUE(parse_all("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").req.keep_alive);
+    EXPECT_FALSE(
+        parse_all("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").req.keep_alive);
+    EXPECT_FALSE(
+        parse_all("GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n").req.keep_alive);
+    EXPECT_TRUE(parse_all("GET / HTTP/1.1\r\nHost: h\r\n\r\n").req.keep_alive);
+}
+
+TEST(RequestParser, OneZeroNeedsNoHostAndBareLfIsAccepted) {
+    const parsed r = parse_all("GET /a HTTP/1.0\n\n");
+    ASSERT_EQ(r.state, parse_state::done);
+    EXPECT_EQ(r.req.version_minor, 0);
+    EXPECT_EQ(r.req.target, "/a");
+}
+
+TEST(RequestParser, LeadingBlankLinesAreSkipped) {
+    const parsed r = parse_all("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_EQ(r.state, parse_state::done);
+    EXPECT_EQ(r.req.target, "/");
+}
+
+TEST(RequestParser, OtherMethodsParse) {
+    const parsed r = parse_all("DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_EQ(r.state, parse_state::done);
+    EXPECT_EQ(r.req.kind, method_kind::other);
+    EXPECT_EQ(r.req.method, "DELETE");
+}
+
+TEST(RequestParser, SmallBodyIsPartOfTheRequest) {
+    const std::string s = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhel";
+    request_parser p;
+    EXPECT_EQ(p.parse(s), parse_state::incomplete);
+    EXPECT_EQ(p.parse(s + "lo"), parse_state::done);
+    EXPECT_EQ(p.consumed(), s.size() + 2);
+    EXPECT_EQ(p.get().content_length, 5u);
+}
+
+TEST(RequestParser, IncompleteUntilTheBlankLine) {
+    request_parser p;
+    EXPECT_EQ(p.parse("GET / HTTP/1.1\r\nHost: h\r\n"), parse_state::incomplete);
+    EXPECT_FALSE(p.parse("GET / HTTP/1.1\r\nHost: h\r\n") == parse_state::done);
+    EXPECT_EQ(p.parse("GET / HTTP/1.1\r\nHost: h\r\n\r"), parse_state::incomplete);
+    EXPECT_EQ(p.parse("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), parse_state::done);
+}
+
+// Three pipelined requests, delivered in two pieces cut at every byte boundary, and one
+// byte at a time: always the same three requests, in order.
+const std::string kPipeline =
+    "GET /one HTTP/1.1\r\nHost: h\r\n\r\n"
+    "HEAD /two HTTP/1.1\r\nHost: h\r\nRange: bytes=1-2\r\n\r\n"
+    "POST /three HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc";
+
+std::vector<std::string> feed(const std::vector<std::size_t>& cuts) {
+    std::vector<std::string> got;
+    request_parser p;
+    std::string buf;
+    std::size_t from = 0;
+    for (std::size_t cut : cuts) {
+        buf.append(kPipeline, from, cut - from);
+        from = cut;
+        for (;;) {
+            const parse_state st = p.parse(buf);
+            if (st == parse_state::error) return {"error"};
+            if (st == parse_state::incomplete) break;
+            const httpd::request& r = p.get();
+            got.push_back(std::string(r.method) + " " + std::string(r.target) + " " +
+                          std::string(r.range) + " " + std::to_string(r.keep_alive));
+            buf.erase(0, p.consumed());
+            p.reset();
+        }
+    }
+    if (!buf.empty()) got.push_back("leftover");
+    return got;
+}
+
+TEST(RequestParser, PipeliningSplitAtEveryByteBoundary) {
+    const std::vector<std::string> expected = {"GET /one  1", "HEAD /two bytes=1-2 1",
+                                               "POST /three  0"};
+    for (std::size_t i = 0; i <= kPipeline.size(); ++i) {
+        EXPECT_EQ(feed({i, kPipeline.size()}), expected) << "cut at " << i;
+    }
+    std::vector<std::size_t> bytewise;
+    for (std::size_t i = 1; i <= kPipeline.size(); ++i)
+        bytewise.push_back(i);
+    EXPECT_EQ(feed(bytewise), expected);
+}
+
+TEST(RequestParser, MalformedRequestLines) {
+    EXPECT_EQ(status_of("GET\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET /\r\n\r\n"), 400);                       // HTTP/0.9
+    EXPECT_EQ(status_of("GET  / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);  // two spaces
+    EXPECT_EQ(status_of("GET / HTTP/1.1 \r\nHost: h\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTQ/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.x\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("G(T / HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET /a\x01 HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET /a\rb HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of(" GET / HTTP/1.1\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, JunkIsRefusedBeforeTheLineEnds) {
+    request_parser p;
+    EXPECT_EQ(p.parse(std::string("\x16\x03\x01\x02\x00", 5)), parse_state::error);  // TLS
+    EXPECT_EQ(p.error_status(), 400);
+    request_parser q;
+    EXPECT_EQ(q.parse("GE"), parse_state::incomplete);
+    EXPECT_EQ(q.parse("GE\x01"), parse_state::error);
+}
+
+TEST(RequestParser, UnsupportedVersions) {
+    EXPECT_EQ(status_of("GET / HTTP/2.0\r\n\r\n"), 505);
+    EXPECT_EQ(status_of("GET / HTTP/3\r\n\r\n"), 505);
+    EXPECT_EQ(status_of("GET / HTTP/0.9\r\n\r\n"), 505);
+    EXPECT_EQ(status_of("GET / HTTP/1.10\r\n\r\n"), 505);
+    // 1.x is HTTP/1: answered as 1.1.
+    EXPECT_EQ(parse_all("GET / HTTP/1.2\r\nHost: h\r\n\r\n").state, parse_state::done);
+}
+
+TEST(RequestParser, MalformedHeaders) {
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost h\r\n\r\n"), 400);              // no colon
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost : h\r\n\r\n"), 400);            // space before :
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\n: h\r\n\r\n"), 400);                 // empty name
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n"), 400);  // obs-fold
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHo(st: h\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\rX: y\r\n\r\n"), 400);  // bare CR
+}
+
+TEST(RequestParser, HostRules) {
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+}
+
+TEST(RequestParser, ContentLengthRules) {
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: x\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n"), 400);
+    EXPECT_EQ(status_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
+                        "Content-Length: 2\r\n\r\nab"),
+              400);
+    EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1025\r\n\r\n"), 413);
+    EXPECT_EQ(
+        status_of("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
+        413);
+    EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"), 413);
+    EXPECT_EQ(status_of("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                        "Content-Length: 3\r\n\r\n"),
+              400);
+    // The same length twice is allowed.
+    EXPECT_EQ(parse_all("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 1"
+                        "\r\n\r\nx")
+                  .state,
+              parse_state::done);
+}
+
+TEST(RequestParser, UriLimit) {
+    httpd::request_limits limits;
+    const std::string ok =
+        "GET /" + std::string(limits.max_uri - 1, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(parse_all(ok).state, parse_state::done);
+    const std::string big =
+        "GET /" + std::string(limits.max_uri, 'a') + " HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(status_of(big), 414);
+    // Refused before the line ends.
+    request_parser p;
+    EXPECT_EQ(p.parse("GET /" + std::string(limits.max_uri + 10, 'a')), parse_state::error);
+    EXPECT_EQ(p.error_status(), 414);
+}
+
+TEST(RequestParser, HeaderLimits) {
+    std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
+    for (int i = 0; i < 100; ++i)
+        many += "X-" + std::to_string(i) + ": v\r\n";
+    EXPECT_EQ(status_of(many + "\r\n"), 431);  // 101 header lines
+    const std::string big = "GET / HTTP/1.1\r\nHost: h\r\nX: " + std::string(17 * 1024, 'v');
+    request_parser p;
+    EXPECT_EQ(p.parse(big), parse_state::error);  // before the line even ends
+    EXPECT_EQ(p.error_status(), 431);
+    EXPECT_EQ(status_of(big + "\r\n\r\n"), 431);
+}
+
+TEST(RequestParser, ErrorsAreSticky) {
+    request_parser p;
+    EXPECT_EQ(p.parse("GET / HTTP/9.9\r\n"), parse_state::error);
+    EXPECT_EQ(p.parse("GET / HTTP/9.9\r\nHost: h\r\n\r\n"), parse_state::error);
+    EXPECT_EQ(p.error_status(), 505);
+    p.reset();
+    EXPECT_EQ(p.parse("GET / HTTP/1.0\r\n\r\n"), parse_state::done);
+}
+
+}  // namespace
+
+namespace {
+
+// Random bytes, and valid requests with random bytes changed, cut at random points: the
+// parser never reads out of bounds (the sanitizer build checks), never claims more than it
+// was given, and gives a status for every refusal.
+TEST(RequestParser, RandomInputIsHandled) {
+    std::uint64_t seed = 12345;
+    const auto next = [&seed] {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        return static_cast<std::uint32_t>(seed >> 33);
+    };
+    const std::string valid =
+        "GET /a/b.html?q=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nContent-Length: 3\r\n"
+        "Connection: keep-alive\r\n\r\nxyz";
+    for (int round = 0; round < 20000; ++round) {
+        std::string s;
+        if (round % 2 == 0) {
+            s.resize(next() % 200);
+            for (char& c : s)
+                c = static_cast<char>(next() % 256);
+        } else {
+            s = valid;
+            for (std::uint32_t k = next() % 4 + 1; k > 0; --k)
+                s[next() % s.size()] = static_cast<char>(next() % 256);
+        }
+        request_parser p;
+        const std::size_t cut = s.empty() ? 0 : next() % s.size();
+        parse_state st = p.parse(std::string_view(s).substr(0, cut));
+        if (st == parse_state::incomplete) st = p.parse(s);
+        if (st == parse_state::done) {
+            EXPECT_LE(p.consumed(), s.size());
+            EXPECT_GT(p.consumed(), 0u);
+        } else if (st == parse_state::error) {
+            const int status = p.error_status();
+            EXPECT_TRUE(status == 400 || status == 413 || status == 414 || status == 431 ||
+                        status == 505)
+                << status;
+        }
+    }
+}
+
+}  // namespace
