@@ -1,0 +1,55 @@
+// toy-fork: a Unix process per connection, created with fork(2).
+//
+// The parent accepts, forks and closes its copy of the connection; the child serves it and
+// exits. SIGCHLD is ignored, so the kernel reaps the children and no zombie piles up. SIGTERM
+// and SIGINT keep their default action and end the listening process at once.
+#include <signal.h>
+
+#include "toy_page.hpp"
+
+namespace {
+
+// Reads the request up to the end of its headers, answers with the page.
+void serve(int fd) {
+    char buf[toy::kRequestMax];
+    std::size_t len = 0;
+    bool complete = false;
+    while (!complete && len < sizeof buf) {
+        const ssize_t n = ::read(fd, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        complete = toy::request_complete(buf, len, len + static_cast<std::size_t>(n));
+        len += static_cast<std::size_t>(n);
+    }
+    for (std::size_t off = 0; complete && off < toy::kResponse.size();) {
+        const ssize_t n =
+            ::send(fd, toy::kResponse.data() + off, toy::kResponse.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int listen_fd = toy::listen_from_args(argc, argv, false);
+    ::signal(SIGCHLD, SIG_IGN);
+    for (;;) {
+        const int fd = ::accept4(listen_fd, nullptr, nullptr, 0);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) ::usleep(10000);  // out of fds: back off
+            continue;
+        }
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(listen_fd);
+            serve(fd);
+            ::_exit(0);
+        }
+        // In the parent, and also when fork failed (EAGAIN): the connection is the child's
+        // or dropped.
+        ::close(fd);
+    }
+}
