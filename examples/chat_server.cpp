@@ -16,10 +16,10 @@
 //   - Nothing a client does can hurt the others or the server: a line longer than the limit,
 //     or bytes that are not text, close that client only; a client that does not read what
 //     it is sent is disconnected when its queue reaches a bound, rather than growing memory.
-//   - SIGINT/SIGTERM stop the server cleanly. The runtime has no signal primitive, and needs
-//     none: the signals are blocked and read from a signalfd by an ordinary cpc thread with
-//     cpc::read. That thread closes the listening socket, says goodbye to every client and
-//     lets main_loop return once they are gone.
+//   - SIGINT/SIGTERM stop the server cleanly. No signal handler: cpc::signal_watch blocks
+//     the signals and an ordinary cpc thread receives them as data. That thread closes the
+//     listening socket, says goodbye to every client and lets main_loop return once they
+//     are gone.
 //
 // Commands: /nick NAME, /who, /quit, /help; any other line is said to everyone else.
 //
@@ -29,7 +29,6 @@
 //   --self-test runs scripted clients (cpc threads in the same loop) against the server,
 //   stops it with a SIGTERM to itself and exits 0 when every check passed.
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -456,20 +455,18 @@ void stop_server(server& s) {
     cpc::spawn(shutdown_deadline(s));
 }
 
-// The signal handler is a cpc thread: it reads SIGINT/SIGTERM from a signalfd with cpc::read
-// and, being an ordinary thread of the loop, may touch any server state (none of a signal
+// The signal handler is a cpc thread: it receives SIGINT/SIGTERM from a signal_watch and,
+// being an ordinary thread of the loop, may touch any server state (none of a signal
 // handler's async-signal-safety rules apply).
-cpc::task<void> signal_thread(server& s, int sfd, sigset_t mask) {
-    signalfd_siginfo info{};
-    const cpc::io_result r = co_await cpc::read(sfd, &info, sizeof info, &s.stop);
-    if (r && r.bytes == sizeof info) {
-        note("[!] %s: shutting down", ::strsignal(static_cast<int>(info.ssi_signo)));
+cpc::task<void> signal_thread(server& s, cpc::signal_watch& signals) {
+    const int sig = co_await signals.next(&s.stop);
+    if (sig != 0) {
+        note("[!] %s: shutting down", ::strsignal(sig));
         stop_server(s);
     }
-    cpc::close(sfd);
     // A second Ctrl-C should not wait for the graceful stop: from now on the signals take
     // their default action again.
-    ::pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+    signals.release();
 }
 
 // ---- self-test ----------------------------------------------------------------------
@@ -584,7 +581,7 @@ cpc::task<void> self_test(server& s, server& idle_srv, self_test_state& t) {
     stop_server(idle_srv);
 
     std::printf("self-test: SIGTERM stops the server\n");
-    ::kill(::getpid(), SIGTERM);  // received by the signal thread, through the signalfd
+    ::kill(::getpid(), SIGTERM);  // received by the signal thread, through the signal_watch
     if (ok) ok = check(co_await alice.expect("server shutting down"), "alice gets a goodbye");
     if (ok) ok = check(co_await alice.expect_closed(), "alice is disconnected");
     t.passed = ok;
@@ -637,19 +634,9 @@ int main(int argc, char** argv) {
         }
     }
 
-    // Block SIGINT and SIGTERM first, before any other kernel thread exists (threads inherit
-    // the mask): from now on they are only received through the signalfd.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    // Non-blocking, like every fd a loop thread reads: cpc::read waits on EAGAIN.
-    const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        std::perror("signalfd");
-        return 1;
-    }
+    // First, before any other kernel thread exists (threads inherit the signal mask): from
+    // now on SIGINT and SIGTERM are only received by the signal thread.
+    cpc::signal_watch signals({SIGINT, SIGTERM});
 
     server s;
     s.opt = opt;
@@ -663,7 +650,7 @@ int main(int argc, char** argv) {
     std::printf("connect with: nc 127.0.0.1 %u   (Ctrl-C stops the server)\n", s.port);
     std::fflush(stdout);
 
-    cpc::spawn(signal_thread(s, sfd, mask));
+    cpc::spawn(signal_thread(s, signals));
     cpc::spawn(listener(s));
 
     // The self-test also runs a second server, whose idle timeout is short enough to test.

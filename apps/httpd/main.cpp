@@ -7,7 +7,6 @@
 // server cleanly: no new connections, idle ones closed, requests in progress finished
 // (at most the shutdown grace), then exit status 0.
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,22 +22,19 @@ namespace {
 
 constexpr const char* kVersion = "httpd (cpc) 0.1.0";
 
-// The signal handler is a cpc thread: SIGINT and SIGTERM are blocked and read from a
-// signalfd with cpc::read, so stopping the server is ordinary code of the loop.
-cpc::task<void> signal_thread(httpd::server& s, int sfd, sigset_t mask, bool quiet) {
-    signalfd_siginfo info{};
-    const cpc::io_result r = co_await cpc::read(sfd, &info, sizeof info);
-    if (r && r.bytes == sizeof info) {
+// The signal handler is a cpc thread: SIGINT and SIGTERM arrive through a signal_watch, so
+// stopping the server is ordinary code of the loop.
+cpc::task<void> signal_thread(httpd::server& s, cpc::signal_watch& signals, bool quiet) {
+    const int sig = co_await signals.next();
+    if (sig != 0) {
         if (!quiet) {
-            std::printf("httpd: %s, shutting down\n",
-                        ::strsignal(static_cast<int>(info.ssi_signo)));
+            std::printf("httpd: %s, shutting down\n", ::strsignal(sig));
             std::fflush(stdout);
         }
         s.stop();
     }
-    cpc::close(sfd);
     // A second Ctrl-C does not wait for the graceful stop.
-    ::pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+    signals.release();
 }
 
 }  // namespace
@@ -105,18 +101,9 @@ int main(int argc, char** argv) {
     cfg.shutdown_grace = ms(shutdown_grace);
     cfg.send_timeout = ms(send_timeout);
 
-    // Block SIGINT and SIGTERM before any other kernel thread exists (threads inherit the
-    // mask): from now on they are only received through the signalfd.
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    ::pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) {
-        std::perror("httpd: signalfd");
-        return 1;
-    }
+    // Before any other kernel thread exists (threads inherit the signal mask): from now on
+    // SIGINT and SIGTERM are only received by the signal thread.
+    cpc::signal_watch signals({SIGINT, SIGTERM});
 
     httpd::server s(cfg);
     if (const std::string err = s.start(); !err.empty()) {
@@ -130,7 +117,7 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
 
-    cpc::spawn(signal_thread(s, sfd, mask, cfg.quiet));
+    cpc::spawn(signal_thread(s, signals, cfg.quiet));
     cpc::spawn(s.listener());
     const cpc::run_result r = cpc::main_loop();
     if (!cfg.quiet) {

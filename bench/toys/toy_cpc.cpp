@@ -2,11 +2,10 @@
 //
 // The listening thread is Figure 1 of the CPC paper: cpc::accept, then cpc::spawn a thread
 // for the client. Each thread reads with cpc::read and answers with cpc::write, which wait
-// with io_wait on the loop when the kernel says EAGAIN. SIGTERM and SIGINT are read from a
-// signalfd by a thread of their own: it stops the listening thread, the connections in flight
-// finish, main_loop returns and the process exits with status 0.
+// with io_wait on the loop when the kernel says EAGAIN. SIGTERM and SIGINT are received by a
+// thread of their own (cpc::signal_watch): it stops the listening thread, the connections in
+// flight finish, main_loop returns and the process exits with status 0.
 #include <signal.h>
-#include <sys/signalfd.h>
 
 #include <cpc/cpc.hpp>
 
@@ -51,27 +50,21 @@ cpc::task<void> listening(int listen_fd) {
 }
 
 // Waits for SIGTERM or SIGINT, then stops the listening thread.
-cpc::task<void> signals(int sfd) {
-    const bool ready = co_await cpc::io_wait(sfd, cpc::in);
-    (void)ready;
+cpc::task<void> on_signal(cpc::signal_watch& signals) {
+    const int sig = co_await signals.next();
+    (void)sig;
     stopping = true;
     stop.signal_all();
-    cpc::close(sfd);
+    signals.release();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    // Blocked before any kernel thread exists, so that every thread inherits the mask.
-    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0) toy::die("pthread_sigmask");
-    const int sfd = ::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (sfd < 0) toy::die("signalfd");
+    // Before any kernel thread exists, so that every thread inherits the signal mask.
+    cpc::signal_watch signals({SIGTERM, SIGINT});
     const int listen_fd = toy::listen_from_args(argc, argv, true);
-    cpc::spawn(signals(sfd));
+    cpc::spawn(on_signal(signals));
     cpc::spawn(listening(listen_fd));
     cpc::main_loop();
     return 0;

@@ -7,6 +7,7 @@
 #include "cpc/io_wait.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/scheduler.hpp"
+#include "cpc/signal_watch.hpp"
 #include "cpc/sleep.hpp"
 #include "cpc/spawn.hpp"
 #include "cpc/task.hpp"
