@@ -5,7 +5,7 @@ ASAN_DIR ?= build-asan
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build build-asan test test-release test-asan run bench format clean
+.PHONY: all deps build build-asan test test-release test-asan run bench bench-events format clean
 
 all: build
 
@@ -39,6 +39,11 @@ run: build
 
 bench: build
 	$(BUILD_DIR)/bench/threads
+
+# "Are events fast?" against nginx, lighttpd, Apache, h2o, mini-httpd and the toys (as root:
+# it raises somaxconn and caps the server's CPU with a cgroup). QUICK=1 for a short sweep.
+bench-events: build
+	bench/are-events-fast/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick)
 
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')

@@ -5,15 +5,18 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "http_response.hpp"
 #include "mime_types.hpp"
@@ -26,13 +29,43 @@ namespace {
 
 constexpr std::size_t kFdReserve = 16;           // descriptors kept for files, the log...
 constexpr std::size_t kSendfileChunk = 1 << 20;  // each chunk of a big file has its own timeout
-constexpr auto kLingerTime = 1s;                 // draining input before closing after an error
+constexpr auto kLingerTime = 1s;                 // a lingering close reads this long...
 constexpr std::size_t kLingerBytes = 1 << 20;    // ... and at most this much
 
 std::int64_t monotonic_ns() {
     timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// One read(2) that never waits: > 0 bytes, 0 at end of file, < 0 with errno.
+ssize_t read_now(int fd, char* buf, std::size_t len) {
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, len);
+        if (n >= 0 || errno != EINTR) return n;
+    }
+}
+
+// One writev(2) that never waits: the bytes written, or < 0 with errno.
+ssize_t writev_now(int fd, const iovec* iov, int n) {
+    for (;;) {
+        const ssize_t r = ::writev(fd, iov, std::min(n, IOV_MAX));
+        if (r >= 0 || errno != EINTR) return r;
+    }
+}
+
+// What is left of iov[0..n) after its first `done` bytes (nothing, usually: no allocation).
+std::vector<iovec> after(const iovec* iov, int n, std::size_t done) {
+    std::vector<iovec> rest;
+    for (int i = 0; i < n; ++i) {
+        if (done >= iov[i].iov_len) {
+            done -= iov[i].iov_len;
+        } else {
+            rest.push_back({static_cast<char*>(iov[i].iov_base) + done, iov[i].iov_len - done});
+            done = 0;
+        }
+    }
+    return rest;
 }
 
 // io_wait as a cps function, so that with_timeout can guard it.
@@ -90,13 +123,25 @@ int status_for_open_error(int err) noexcept {
 }
 
 // "Date: ...\r\nConnection: ...\r\n\r\n": the part of every head written per response.
-std::string head_tail(bool keep_alive) {
-    std::string t;
-    t.reserve(80);
-    append_header(t, "Date", http_date_now());
-    append_header(t, "Connection", keep_alive ? "keep-alive" : "close");
-    t.append("\r\n");
-    return t;
+// Both forms are built again only when the Date changes (once a second), not per response.
+std::string_view head_tail(bool keep_alive) {
+    struct tails {
+        std::string date;
+        std::string of[2];  // [keep_alive]
+    };
+    thread_local tails t;
+    const std::string_view date = http_date_now();
+    if (date != t.date) {
+        t.date = date;
+        for (const bool keep : {false, true}) {
+            std::string& s = t.of[keep];
+            s.clear();
+            append_header(s, "Date", date);
+            append_header(s, "Connection", keep ? "keep-alive" : "close");
+            s.append("\r\n");
+        }
+    }
+    return t.of[keep_alive];
 }
 
 }  // namespace
@@ -136,18 +181,90 @@ struct server::connection {
 };
 
 // What a request needs while it is read and answered; allocated when bytes arrive, freed
-// when the connection is idle again.
+// when the connection is idle again. One allocation: the buffer starts inside, sized for
+// the usual request (and what is pipelined after it), and moves to the heap, growing on
+// demand, only for a request that does not fit, up to what the limits allow (the longest
+// head and body, and some slack for the blank lines tolerated before a request line). It is
+// never zero-filled: bytes are only looked at after a read has put them there.
+//
+// Freed states are recycled: the server keeps a few for the next requests (kSpareStates,
+// with their inline buffer only), so that a request usually allocates nothing. They belong
+// to the server, not to the idle connections, which still hold no buffer.
 struct server::request_state {
-    explicit request_state(const request_limits& l)
-        : parser(l),
-          capacity(l.max_header_bytes + l.max_body + 1024),
-          buf(std::make_unique<char[]>(capacity)) {}
+    static constexpr std::size_t kInlineBytes = 4096;
+
+    request_state(server& s, const request_limits& l)
+        : owner(s),
+          parser(l),
+          max_capacity(l.max_header_bytes + l.max_body + 1024),
+          capacity(std::min(kInlineBytes, max_capacity)) {}
+    request_state(const request_state&) = delete;
+    request_state& operator=(const request_state&) = delete;
+
+    std::string_view data() const noexcept { return {buf, len}; }
+    // What the bytes received so far make: 0 for a complete request, the status of a
+    // refusal, or nothing yet (more must be read).
+    std::optional<int> parsed() noexcept {
+        switch (parser.parse(data())) {
+            case parse_state::done:
+                return 0;
+            case parse_state::error:
+                return parser.error_status();
+            default:
+                return std::nullopt;
+        }
+    }
+    // As new, for another request.
+    void clear() noexcept {
+        parser.reset();
+        len = 0;
+        heap.reset();
+        buf = inline_buf;
+        capacity = std::min(kInlineBytes, max_capacity);
+    }
+    // Room for more bytes after len == capacity: false when the limits are reached. The
+    // bytes move: the parser keeps offsets, and makes its views from the last data.
+    bool grow() {
+        if (capacity >= max_capacity) return false;
+        const std::size_t to = std::min(capacity * 2, max_capacity);
+        std::unique_ptr<char[]> bigger = std::make_unique_for_overwrite<char[]>(to);
+        std::memcpy(bigger.get(), buf, len);
+        heap = std::move(bigger);
+        buf = heap.get();
+        capacity = to;
+        return true;
+    }
+
+    server& owner;
     request_parser parser;
+    const std::size_t max_capacity;
     std::size_t capacity;
-    std::unique_ptr<char[]> buf;
     std::size_t len = 0;
-    std::string_view data() const noexcept { return {buf.get(), len}; }
+    char* buf = inline_buf;
+    std::unique_ptr<char[]> heap;   // once grown
+    char inline_buf[kInlineBytes];  // left uninitialised (a user-provided constructor)
 };
+
+namespace {
+constexpr std::size_t kSpareStates = 8;
+}
+
+server::request_state_ptr server::new_request_state() {
+    if (spare_states_.empty()) return request_state_ptr(new request_state(*this, cfg_.limits));
+    request_state_ptr st(spare_states_.back().release());
+    spare_states_.pop_back();
+    return st;
+}
+
+void server::recycle_state::operator()(request_state* st) const noexcept {
+    std::vector<std::unique_ptr<request_state>>& spares = st->owner.spare_states_;
+    if (spares.size() < kSpareStates) {  // within the capacity reserved: no allocation
+        st->clear();
+        spares.emplace_back(st);
+    } else {
+        delete st;
+    }
+}
 
 struct server::outcome {
     int status = 0;
@@ -156,7 +273,9 @@ struct server::outcome {
 };
 
 server::server(server_config cfg)
-    : cfg_(std::move(cfg)), cache_(cfg_.cache_size, cfg_.cache_file_max) {}
+    : cfg_(std::move(cfg)), cache_(cfg_.cache_size, cfg_.cache_file_max) {
+    spare_states_.reserve(kSpareStates);
+}
 
 server::~server() {
     if (listen_fd_ >= 0) cpc::close(listen_fd_);
@@ -274,7 +393,7 @@ cpc::task<void> server::listener() {
 
 cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
     connection c(*this, fd, peer);
-    std::unique_ptr<request_state> st;
+    request_state_ptr st;
     // A new connection has the header timeout from its accept for its first request.
     std::int64_t head_deadline =
         monotonic_ns() +
@@ -282,9 +401,19 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
     bool first = true;
     for (;;) {
         if (!st || st->len == 0) {
-            // Idle: no buffer, no parser; only this frame and the wait's.
             st.reset();
             if (stopping_ || c.closing) break;
+            if (first) {
+                // A new connection: its request has usually arrived with it (a client sends
+                // as soon as its handshake completes, before we accept), so read at once,
+                // without a round through the poller. Only if nothing is there yet (EAGAIN)
+                // does it wait below like an idle connection, without the buffer.
+                st = read_at_once(c);
+                if (c.closing) break;  // closed at once, or an error: nothing to answer
+            }
+        }
+        if (!st) {
+            // Idle: no buffer, no parser; only this frame and the wait's.
             c.idle = true;
             const auto limit = first ? std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::nanoseconds(head_deadline - monotonic_ns()))
@@ -300,7 +429,7 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
                         .count();
             }
             // Bytes are there: only now the buffer.
-            st = std::make_unique<request_state>(cfg_.limits);
+            st = new_request_state();
         }
         first = false;
         const bool again = co_await handle_request(c, *st, head_deadline);
@@ -312,15 +441,33 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
     }
 }
 
+// A new connection's first read, at once: its request state with the bytes read, or null
+// when nothing is there yet (EAGAIN) or the connection ended (end of file or an error: it
+// is then marked closing). Not a cps function, so that serve's frame does not grow.
+server::request_state_ptr server::read_at_once(connection& c) {
+    request_state_ptr st = new_request_state();
+    const ssize_t n = read_now(c.fd, st->buf, st->capacity);
+    if (n > 0) {
+        st->len = static_cast<std::size_t>(n);
+        return st;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) c.closing = true;
+    return nullptr;
+}
+
 // Reads one request (until head_deadline), answers it and logs it. Returns true when the
 // connection stays open, with what follows the request (pipelined) left in st. A frame of
 // its own, alive only while a request is handled: the idle connection's frame stays small.
 cpc::task<bool> server::handle_request(connection& c, request_state& st,
                                        std::int64_t head_deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::nanoseconds(head_deadline - monotonic_ns()));
-    const std::optional<int> got =
-        co_await cpc::with_timeout(std::max(left, 0ms), read_request(c, st));
+    // Usually the whole request is in the buffer already (it came with the first read, or
+    // was pipelined): then there is nothing to wait for, and no deadline to arm.
+    std::optional<int> got = st.parsed();
+    if (!got) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::nanoseconds(head_deadline - monotonic_ns()));
+        got = co_await cpc::with_timeout(std::max(left, 0ms), read_request(c, st));
+    }
     if (!got) {
         // Too slow (slowloris): say so if a request had begun, then close.
         if (st.parser.started() && !c.closing) {
@@ -337,10 +484,12 @@ cpc::task<bool> server::handle_request(connection& c, request_state& st,
     outcome out;
     if (*got == 0) {
         out = co_await respond(c, req);
-        log(c,
-            std::string(req.method) + " " + std::string(req.target) + " HTTP/1." +
-                std::to_string(req.version_minor),
-            out.status, out.bytes);
+        if (log_.enabled()) {
+            log(c,
+                std::string(req.method) + " " + std::string(req.target) + " HTTP/1." +
+                    std::to_string(req.version_minor),
+                out.status, out.bytes);
+        }
     } else {
         const bool head_only = req.kind == method_kind::head;
         out = co_await send_error(c, *got, head_only);
@@ -350,12 +499,21 @@ cpc::task<bool> server::handle_request(connection& c, request_state& st,
     }
     if (stats_.responses++ == 0) stats_.accepted_at_first_response = stats_.accepted;
     if (!out.keep_alive) {
-        if (!c.closing) co_await linger_close(c);
+        // Closing with input unread makes the kernel answer with a reset, which can destroy
+        // the response at the client before it is read; so a lingering close (linger_close)
+        // when the client may still have bytes in flight that we would not read (nginx's
+        // rule): bytes left after the request (pipelining: more may follow), a request
+        // refused before it was read whole (its body or the rest of its head may still come),
+        // or a request that did not ask to close (its client may be pipelining). A request
+        // that asked to close, whose bytes were all consumed, is followed by nothing (RFC
+        // 9112 9.6): a plain close, without the shutdown and the read of the end of file.
+        const bool unread_input = *got != 0 || st.len > st.parser.consumed() || req.keep_alive;
+        if (unread_input && !c.closing) co_await linger_close(c);
         co_return false;
     }
     // The next request may already be in the buffer (pipelining).
     const std::size_t used = st.parser.consumed();
-    std::memmove(st.buf.get(), st.buf.get() + used, st.len - used);
+    std::memmove(st.buf, st.buf + used, st.len - used);
     st.len -= used;
     st.parser.reset();
     co_return true;
@@ -365,21 +523,27 @@ cpc::task<bool> server::handle_request(connection& c, request_state& st,
 // connection ends (-1).
 cpc::task<int> server::read_request(connection& c, request_state& st) {
     for (;;) {
-        const parse_state ps = st.parser.parse(st.data());
-        if (ps == parse_state::done) co_return 0;
-        if (ps == parse_state::error) co_return st.parser.error_status();
-        if (st.len == st.capacity) co_return 431;  // (the limits fit the buffer: not reached)
+        if (const std::optional<int> r = st.parsed()) co_return *r;
+        // (The limits fit the largest buffer: 431 is the parser's to say, not reached here.)
+        if (st.len == st.capacity && !st.grow()) co_return 431;
         if (c.closing) co_return -1;
         const cpc::io_result r =
-            co_await cpc::read(c.fd, st.buf.get() + st.len, st.capacity - st.len, &c.hangup);
+            co_await cpc::read(c.fd, st.buf + st.len, st.capacity - st.len, &c.hangup);
         if (!r || r.bytes == 0) co_return -1;
         st.len += r.bytes;
     }
 }
 
 cpc::task<bool> server::send_all(connection& c, const iovec* iov, int n) {
-    const std::optional<cpc::io_result> r =
-        co_await cpc::with_timeout(cfg_.send_timeout, cpc::writev(c.fd, iov, n, &c.hangup));
+    // Usually the socket takes the whole response at once: then there is no deadline to
+    // arm. What it does not take goes out under the send timeout.
+    const ssize_t sent = writev_now(c.fd, iov, n);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
+    const std::vector<iovec> rest = after(iov, n, sent < 0 ? 0 : static_cast<std::size_t>(sent));
+    if (rest.empty()) co_return true;
+    const std::optional<cpc::io_result> r = co_await cpc::with_timeout(
+        cfg_.send_timeout,
+        cpc::writev(c.fd, rest.data(), static_cast<int>(rest.size()), &c.hangup));
     co_return r&&* r;
 }
 
@@ -391,9 +555,10 @@ cpc::task<server::outcome> server::send_error(connection& c, int status, bool he
     co_return outcome{status, 0, false};
 }
 
-// After an error response: our side is done (FIN after the response), then what the client
-// still sends is read and dropped for a moment, so that closing with unread input does not
-// reset the connection and destroy the response before the client has read it.
+// When the client may still send (see handle_request): our side is done (FIN after the
+// response), then what the client still sends is read and dropped for a moment, so that
+// closing with unread input does not reset the connection and destroy the response before
+// the client has read it.
 cpc::task<void> server::linger_close(connection& c) {
     ::shutdown(c.fd, SHUT_WR);
     co_await cpc::with_timeout(kLingerTime, drain(c.fd, &c.hangup));
@@ -418,7 +583,16 @@ cpc::task<server::outcome> server::respond(connection& c, const request& req) {
         outcome o = co_await send_cached(c, req, std::move(f));
         co_return o;
     }
+    outcome o = co_await respond_from_disk(c, req, t, key, now);
+    co_return o;
+}
 
+// What is not answered from a fresh cache entry. A frame of its own: the common path above
+// keeps a frame small enough for the runtime's pool (this one is not).
+cpc::task<server::outcome> server::respond_from_disk(connection& c, const request& req,
+                                                     const decoded_target& t,
+                                                     const std::string& key, std::int64_t now) {
+    const bool head_only = req.kind == method_kind::head;
     // Open beneath the root; a directory is served by its index.html.
     // Whatever the cache held for this key is out of date from here on, unless the same
     // file is found again below (then validate() keeps it).
@@ -560,12 +734,21 @@ cpc::task<server::outcome> server::send_cached(connection& c, const request& req
     const bool keep = req.keep_alive && !stopping_;
     const plan p = plan_response(req, f->body.size(), f->etag, f->mtime);
     std::string head;
+    char tail[64];  // "Date: ...\r\nConnection: keep-alive\r\n\r\n" is 63 bytes
     iovec iov[3];
     int n = 0;
     if (p.status == 200) {
-        head = head_tail(keep);  // after the prebuilt part
         iov[n++] = {const_cast<char*>(f->head_200.data()), f->head_200.size()};
-        iov[n++] = {head.data(), head.size()};
+        // After the prebuilt part. Copied: a send that waits must not see it change when the
+        // second does.
+        const std::string_view t = head_tail(keep);
+        if (t.size() <= sizeof tail) {
+            std::memcpy(tail, t.data(), t.size());
+            iov[n++] = {tail, t.size()};
+        } else {
+            head = t;
+            iov[n++] = {head.data(), head.size()};
+        }
     } else {
         head = build_head(p.status, p.status == 304 ? "" : f->mime, p.length, p.content_range,
                           f->last_modified, f->etag, keep, p.status != 304);

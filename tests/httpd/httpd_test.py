@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Integration tests of apps/httpd: the real binary, driven over 127.0.0.1.
 
-    httpd_test.py path/to/httpd GROUP      (GROUP: basics cache hostile limits emfile shutdown memory)
+    httpd_test.py path/to/httpd GROUP      (GROUP: basics cache hostile limits emfile shutdown memory closing)
 
 Each group starts the server with --port 0 on a temporary document root (the port is read
 from the first line it prints), talks to it with curl, Python's http.client and raw sockets
@@ -657,6 +657,143 @@ def group_shutdown(binary, base, root):
             srv.kill()
 
 
+def read_to_close(s, limit=WAIT):
+    """Everything received until the server closes, and how it closed: "eof" (a FIN),
+    "reset", or "timeout"."""
+    got = b""
+    end = time.monotonic() + limit
+    try:
+        while time.monotonic() < end:
+            s.settimeout(max(0.05, end - time.monotonic()))
+            chunk = s.recv(65536)
+            if not chunk:
+                return got, "eof"
+            got += chunk
+    except ConnectionResetError:
+        return got, "reset"
+    except socket.timeout:
+        pass
+    return got, "timeout"
+
+
+def refused_after_close(s, within=0.3):
+    """After the server's end of file: True if what the client sends now is answered with a
+    reset (the server closed outright), False if it is read and dropped (a lingering close,
+    which reads for a second)."""
+    end = time.monotonic() + within
+    try:
+        while time.monotonic() < end:
+            s.send(b"x")
+            time.sleep(0.02)
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    return False
+
+
+def one_response(data):
+    """(status, headers, body, rest) of the first response in data."""
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
+    n = int(headers.get("content-length", "0"))
+    return int(lines[0].split()[1]), headers, rest[:n], rest[n:]
+
+
+def group_closing(binary, base, root):
+    """How connections end: a plain close when the client sent nothing more than its request
+    and asked to close; a lingering close (FIN, then reading what still comes) when it may
+    still be sending, so that its response is never destroyed by a reset. And requests
+    larger than the usual buffer."""
+    srv = Server(binary, root)
+    try:
+        port = srv.port
+        plain = [
+            (b"GET /a.txt HTTP/1.0\r\n\r\n", 200, "HTTP/1.0"),
+            (b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200,
+             "HTTP/1.1 with Connection: close"),
+            (b"GET /missing HTTP/1.0\r\n\r\n", 404, "a 404 to HTTP/1.0"),
+            (b"POST /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             b"Content-Length: 5\r\n\r\nXXXXX", 405, "a small body, read whole"),
+        ]
+        for request, want, what in plain:
+            s = connect(port)
+            s.sendall(request)
+            got, how = read_to_close(s)
+            status, _, body, rest = one_response(got)
+            check(status == want and how == "eof" and rest == b"",
+                  f"{what}: the response ({status}), then the end of file")
+            check(refused_after_close(s), f"{what}: closed outright (no lingering close)")
+            s.close()
+
+        # Pipelined after a request that asks to close: the rest is never answered, and its
+        # bytes still in flight do not reset the connection before the response is read.
+        first = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        for extra, what in [(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", "a request"),
+                            (b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" * 3000,
+                             "100 kB of requests")]:
+            s = connect(port)
+            s.sendall(first + extra)
+            got, how = read_to_close(s)
+            status, _, body, rest = one_response(got)
+            check(status == 200 and body == b"hello\n" and rest == b"" and how == "eof",
+                  f"pipelined after Connection: close ({what}): one whole response, then "
+                  f"the end of file ({how})")
+            check(not refused_after_close(s), f"pipelined ({what}): a lingering close")
+            s.close()
+
+        # A body that is refused, not read: 413 in full, then the end of file, while the body
+        # still comes (sent with the request, or after the response).
+        s = connect(port)
+        s.sendall(b"POST /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  b"Content-Length: 200000\r\n\r\n" + b"x" * 200000)
+        got, how = read_to_close(s)
+        status, h, body, _ = one_response(got)
+        check(status == 413 and len(body) == int(h["content-length"]) and how == "eof",
+              f"a 200 kB body sent with its request: the whole 413, then the end of file "
+              f"({how})")
+        s.close()
+        s = connect(port)
+        s.sendall(b"POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+        got, how = read_to_close(s)
+        status, h, body, _ = one_response(got)
+        check(status == 413 and len(body) == int(h["content-length"]) and how == "eof",
+              "a body refused before it is sent: the whole 413, then the end of file")
+        check(not refused_after_close(s), "and the body sent afterwards is read and dropped")
+        s.close()
+        # A keep-alive request answered with a close (an error): its client may pipeline.
+        s = connect(port)
+        s.sendall(b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+        got, how = read_to_close(s)
+        check(one_response(got)[0] == 404 and how == "eof", "keep-alive request, 404: closed")
+        check(not refused_after_close(s), "with a lingering close")
+        s.close()
+
+        # Heads larger than the usual buffer: it grows, up to the limit (16 KiB of head).
+        def head_of(size):
+            start = b"GET /a.txt HTTP/1.1\r\nHost: x\r\nX-Pad: "
+            return start + b"p" * (size - len(start) - 4) + b"\r\n\r\n"
+
+        for size, want in [(6000, 200), (12000, 200), (16384, 200), (16385, 431)]:
+            got = raw_exchange(port, head_of(size).replace(b"HTTP/1.1\r\n", b"HTTP/1.0\r\n", 1))
+            check(status_of(got) == want, f"a head of {size} bytes -> {want}")
+        c = Conn(port)
+        big = head_of(12000)
+        for i in range(0, len(big), 1000):  # in pieces: the buffer grows between reads
+            c.send(big[i:i + 1000])
+            time.sleep(0.01)
+        check(c.response()[2] == b"hello\n", "a 12 kB head in pieces -> 200")
+        c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n" + big + head_of(9000))
+        right = [c.response()[2] == b"hello\n" for _ in range(3)]
+        check(all(right), "then pipelined: a small request and two big ones")
+        c.close()
+        still_serving(port, "closing")
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+
+
 def raw_recv_all(s):
     got = b""
     try:
@@ -722,6 +859,7 @@ GROUPS = {
     "limits": group_limits,
     "emfile": group_emfile,
     "shutdown": group_shutdown,
+    "closing": group_closing,
 }
 
 

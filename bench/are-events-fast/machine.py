@@ -1,0 +1,247 @@
+"""What the harness changes on the machine, and puts back: the accept-queue limits (sysctl),
+the server's CPU share (a cgroup), and the processes it starts (by PID, in their own session).
+"""
+import os
+import resource
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+SERVER_CPU = 0
+CLIENT_CPU = 1
+FD_LIMIT = None  # the hard limit, read once
+
+
+def fd_limit():
+    global FD_LIMIT
+    if FD_LIMIT is None:
+        FD_LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return FD_LIMIT
+
+
+class Sysctls:
+    """Raises net.core.somaxconn and tcp_max_syn_backlog (the paper's fix: listen(2)'s
+    backlog is silently cut to somaxconn) and restores them on exit."""
+
+    KEYS = ("net/core/somaxconn", "net/ipv4/tcp_max_syn_backlog")
+
+    def __init__(self, value):
+        self.value = value
+        self.saved = {}
+
+    def __enter__(self):
+        for key in self.KEYS:
+            path = Path("/proc/sys") / key
+            try:
+                old = int(path.read_text())
+                if old < self.value:
+                    path.write_text(str(self.value))
+                    self.saved[path] = old
+            except OSError as e:
+                print(f"warning: cannot raise {key} to {self.value}: {e}")
+        return self
+
+    def effective_somaxconn(self):
+        return int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+    def __exit__(self, *exc):
+        for path, old in self.saved.items():
+            try:
+                path.write_text(str(old))
+            except OSError:
+                pass
+
+
+class ServerCgroup:
+    """The cgroup the server and everything it forks run in. It caps their CPU time at
+    `percent` of one core over periods of `period_us` (cgroup v2 cpu.max, or v1
+    cpu.cfs_quota_us; percent >= 100: no cap), and accounts their CPU time to the
+    nanosecond, which /proc/PID/stat, in clock ticks per process, cannot do for a server of
+    256 processes (v2 cpu.stat, or v1 cpuacct.usage)."""
+
+    def __init__(self, percent, period_us=5000):
+        self.percent = percent
+        self.period_us = period_us
+        self.dirs = []  # the cgroups made, one per hierarchy
+        self.usage_file = None
+
+    def __enter__(self):
+        name = f"cpc-are-events-fast-{os.getpid()}"
+        quota = int(self.period_us * self.percent / 100) if self.percent < 100 else None
+        try:
+            if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # v2
+                top = Path("/sys/fs/cgroup")
+                if "cpu" not in (top / "cgroup.subtree_control").read_text().split():
+                    (top / "cgroup.subtree_control").write_text("+cpu")
+                d = self._make(top / name)
+                if quota:
+                    (d / "cpu.max").write_text(f"{quota} {self.period_us}")
+                self.usage_file = d / "cpu.stat"
+            else:  # v1: cpu and cpuacct may be separate hierarchies
+                d = self._make(Path("/sys/fs/cgroup/cpu") / name)
+                if quota:
+                    (d / "cpu.cfs_period_us").write_text(str(self.period_us))
+                    (d / "cpu.cfs_quota_us").write_text(str(quota))
+                acct = Path("/sys/fs/cgroup/cpuacct")
+                if (d / "cpuacct.usage").exists():
+                    self.usage_file = d / "cpuacct.usage"
+                elif acct.is_dir():
+                    self.usage_file = self._make(acct / name) / "cpuacct.usage"
+        except OSError as e:
+            self.__exit__()
+            raise SystemExit(f"cannot make the server's cgroup ({e}): run as root, or pass "
+                             "--server-cpu 100 and --no-cgroup")
+        return self
+
+    def _make(self, path):
+        path.mkdir()
+        self.dirs.append(path)
+        return path
+
+    def join(self):
+        """Moves the calling process into the cgroup (called between fork and exec)."""
+        for d in self.dirs:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    def usage_seconds(self):
+        """CPU time used in the cgroup so far, or None if it is not accounted."""
+        if self.usage_file is None:
+            return None
+        text = self.usage_file.read_text()
+        if self.usage_file.name == "cpu.stat":
+            usec = next(int(l.split()[1]) for l in text.splitlines()
+                        if l.startswith("usage_usec"))
+            return usec / 1e6
+        return int(text) / 1e9
+
+    def __exit__(self, *exc):
+        for d in reversed(self.dirs):
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)  # its last processes are still exiting
+        self.dirs = []
+
+
+class NoCgroup:
+    """Stands for ServerCgroup where cgroups cannot be made: no cap, no accounting."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def join(self):
+        pass
+
+    def usage_seconds(self):
+        return None
+
+
+def raise_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def port_open(port, timeout=0.2):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A server started pinned to the server CPU, in its own session, inside the quota."""
+
+    def __init__(self, argv, quota, log_path, cwd):
+        self.argv = argv
+
+        def child():
+            os.setsid()
+            quota.join()
+            raise_fd_limit()
+
+        self.log = open(log_path, "ab")
+        self.proc = subprocess.Popen(["taskset", "-c", str(SERVER_CPU)] + argv,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=child,
+                                     cwd=cwd)
+        self.pid = self.proc.pid  # taskset execs the server: the same PID
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def _session(self):
+        """(pid, fields of /proc/pid/stat after the name) of every process of the server's
+        session: the server and whatever it forked."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == self.pid:  # the session id
+                yield int(entry), fields
+
+    def stop(self, port):
+        """SIGTERM to the server's process group, SIGKILL after 10 s; then waits until the
+        port is free, so that the next server can bind it."""
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        # Processes of the session that outlive the leader (Apache's children, say).
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            live = [pid for pid, fields in self._session() if fields[0] != "Z"]
+            if not live:
+                break
+            for pid in live:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        self.log.close()
+        deadline = time.time() + 10
+        while port_open(port) and time.time() < deadline:
+            time.sleep(0.05)
+
+
+def client_argv(argv):
+    return ["taskset", "-c", str(CLIENT_CPU)] + argv
+
+
+def run_client(argv, timeout):
+    """Runs a client pinned to the client CPU; returns (exit status, stdout, stderr)."""
+    try:
+        p = subprocess.run(client_argv(argv),
+                           capture_output=True,
+                           text=True,
+                           timeout=timeout,
+                           preexec_fn=raise_fd_limit)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return -1, e.stdout or "", f"timed out after {timeout} s"

@@ -1,0 +1,92 @@
+"""The servers of the "Are events fast?" harness: how each is configured, started and checked.
+
+Every server listens on 127.0.0.1 on a port of the harness's choosing and serves the same
+305-byte page as /index.html (the toys answer every request with it). Each is started in a
+session of its own, so that stopping it by its PID (and its process group) also stops the
+processes it forked; nothing is ever stopped by name.
+"""
+import dataclasses
+import os
+import shutil
+import string
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CONF = HERE / "conf"
+
+# The production servers' web user: Apache, h2o and mini-httpd drop root for it.
+WEB_USER = "www-data"
+
+
+@dataclasses.dataclass
+class Server:
+    name: str
+    kind: str  # "toy", "cpc" (this project's httpd), "production"
+    argv: list  # the command line, already filled in
+    binary: str  # what must exist for the server to run
+    max_load: int = 0  # above this load the server cannot work (0: no limit); see why
+    why: str = ""
+    config: str = ""  # a configuration file written for this run, if any
+
+    def available(self):
+        return os.path.exists(self.binary) or shutil.which(self.binary) is not None
+
+
+def _write_config(template, run_dir, **values):
+    text = string.Template((CONF / template).read_text()).substitute(run=run_dir, **values)
+    path = Path(run_dir) / template
+    path.write_text(text)
+    return str(path)
+
+
+def all_servers(build_dir, run_dir, root, port, backlog):
+    """Every server of the experiment, in the order of the paper's figure: toys, then ours,
+    then the production servers."""
+    b = Path(build_dir)
+    toys = b / "bench"
+    servers = []
+
+    def toy(name, why_limit=0, why=""):
+        exe = str(toys / f"toy-{name}")
+        servers.append(
+            Server(f"toy-{name}", "toy", [exe, str(port), str(backlog)], exe, why_limit, why))
+
+    toy("fork")
+    toy("nptl")
+    # GNU Pth waits with select(2): a descriptor number of 1024 or more fails (FD_SETSIZE).
+    toy("pth", 900, "GNU Pth waits with select(2), limited to descriptors below 1024")
+    toy("st")
+    toy("asio")
+    toy("cpc")
+
+    httpd = str(b / "apps" / "httpd" / "httpd")
+    servers.append(
+        Server("httpd", "cpc", [
+            httpd, "--root", str(root), "--bind", "127.0.0.1", "--port", str(port),
+            "--listen-backlog", str(backlog), "--quiet"
+        ], httpd))
+
+    values = dict(root=root, port=port, backlog=backlog)
+    conf = _write_config("nginx.conf", run_dir, **values)
+    servers.append(
+        Server("nginx", "production", ["nginx", "-c", conf, "-e", f"{run_dir}/nginx-error.log"],
+               "nginx", config=conf))
+    conf = _write_config("lighttpd.conf", run_dir, **values)
+    servers.append(
+        Server("lighttpd", "production", ["lighttpd", "-D", "-f", conf], "lighttpd", config=conf))
+    for mpm in ("prefork", "worker"):
+        conf = _write_config(f"apache2-{mpm}.conf", run_dir, **values)
+        servers.append(
+            Server(f"apache2-{mpm}", "production", ["apache2", "-f", conf, "-DFOREGROUND"],
+                   "apache2",
+                   config=conf))
+    conf = _write_config("h2o.conf", run_dir, **values)
+    servers.append(Server("h2o", "production", ["h2o", "-c", conf], "h2o", config=conf))
+    # mini_httpd forks a process per connection; its listen backlog is fixed at 1024.
+    servers.append(
+        Server("mini-httpd", "production", [
+            "mini_httpd", "-D", "-h", "127.0.0.1", "-p",
+            str(port), "-d",
+            str(root), "-u", WEB_USER, "-l", "/dev/null", "-i", f"{run_dir}/mini-httpd.pid"
+        ], "mini_httpd"))
+    return servers
