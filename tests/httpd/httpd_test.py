@@ -141,13 +141,9 @@ class Conn:
         self.sock.close()
 
 
-def raw_exchange(port, data, limit=WAIT):
-    """Sends data, returns everything received until the server closes (bounded)."""
-    s = connect(port)
-    try:
-        s.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+def read_to_close(s, limit=WAIT):
+    """Everything received until the server closes, and how it closed: "eof" (a FIN),
+    "reset", or "timeout"."""
     got = b""
     end = time.monotonic() + limit
     try:
@@ -155,10 +151,23 @@ def raw_exchange(port, data, limit=WAIT):
             s.settimeout(max(0.05, end - time.monotonic()))
             chunk = s.recv(65536)
             if not chunk:
-                break
+                return got, "eof"
             got += chunk
-    except (ConnectionResetError, socket.timeout):
+    except ConnectionResetError:
+        return got, "reset"
+    except socket.timeout:
         pass
+    return got, "timeout"
+
+
+def raw_exchange(port, data, limit=WAIT):
+    """Sends data, returns everything received until the server closes (bounded)."""
+    s = connect(port)
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    got, _ = read_to_close(s, limit)
     s.close()
     return got
 
@@ -655,25 +664,6 @@ def group_shutdown(binary, base, root):
             srv.stop()
         finally:
             srv.kill()
-
-
-def read_to_close(s, limit=WAIT):
-    """Everything received until the server closes, and how it closed: "eof" (a FIN),
-    "reset", or "timeout"."""
-    got = b""
-    end = time.monotonic() + limit
-    try:
-        while time.monotonic() < end:
-            s.settimeout(max(0.05, end - time.monotonic()))
-            chunk = s.recv(65536)
-            if not chunk:
-                return got, "eof"
-            got += chunk
-    except ConnectionResetError:
-        return got, "reset"
-    except socket.timeout:
-        pass
-    return got, "timeout"
 
 
 def refused_after_close(s, within=0.3):
