@@ -11,16 +11,6 @@ from pathlib import Path
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
-FD_LIMIT = None  # the hard limit, read once
-
-
-def fd_limit():
-    global FD_LIMIT
-    if FD_LIMIT is None:
-        FD_LIMIT = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    return FD_LIMIT
-
-
 class Sysctls:
     """Raises net.core.somaxconn and tcp_max_syn_backlog (the paper's fix: listen(2)'s
     backlog is silently cut to somaxconn) and restores them on exit."""

@@ -26,7 +26,6 @@ class Server:
     binary: str  # what must exist for the server to run
     max_load: int = 0  # above this load the server cannot work (0: no limit); see why
     why: str = ""
-    config: str = ""  # a configuration file written for this run, if any
 
     def available(self):
         return os.path.exists(self.binary) or shutil.which(self.binary) is not None
@@ -70,18 +69,17 @@ def all_servers(build_dir, run_dir, root, port, backlog):
     conf = _write_config("nginx.conf", run_dir, **values)
     servers.append(
         Server("nginx", "production", ["nginx", "-c", conf, "-e", f"{run_dir}/nginx-error.log"],
-               "nginx", config=conf))
+               "nginx"))
     conf = _write_config("lighttpd.conf", run_dir, **values)
     servers.append(
-        Server("lighttpd", "production", ["lighttpd", "-D", "-f", conf], "lighttpd", config=conf))
+        Server("lighttpd", "production", ["lighttpd", "-D", "-f", conf], "lighttpd"))
     for mpm in ("prefork", "worker"):
         conf = _write_config(f"apache2-{mpm}.conf", run_dir, **values)
         servers.append(
             Server(f"apache2-{mpm}", "production", ["apache2", "-f", conf, "-DFOREGROUND"],
-                   "apache2",
-                   config=conf))
+                   "apache2"))
     conf = _write_config("h2o.conf", run_dir, **values)
-    servers.append(Server("h2o", "production", ["h2o", "-c", conf], "h2o", config=conf))
+    servers.append(Server("h2o", "production", ["h2o", "-c", conf], "h2o"))
     # mini_httpd forks a process per connection; its listen backlog is fixed at 1024.
     servers.append(
         Server("mini-httpd", "production", [
