@@ -7,32 +7,6 @@
 
 #include "toy_page.hpp"
 
-namespace {
-
-// Reads the request up to the end of its headers, answers with the page.
-void serve(int fd) {
-    char buf[toy::kRequestMax];
-    std::size_t len = 0;
-    bool complete = false;
-    while (!complete && len < sizeof buf) {
-        const ssize_t n = ::read(fd, buf + len, sizeof buf - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        complete = toy::request_complete(buf, len, len + static_cast<std::size_t>(n));
-        len += static_cast<std::size_t>(n);
-    }
-    for (std::size_t off = 0; complete && off < toy::kResponse.size();) {
-        const ssize_t n =
-            ::send(fd, toy::kResponse.data() + off, toy::kResponse.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     const int listen_fd = toy::listen_from_args(argc, argv, false);
     ::signal(SIGCHLD, SIG_IGN);
@@ -45,7 +19,7 @@ int main(int argc, char** argv) {
         const pid_t pid = ::fork();
         if (pid == 0) {
             ::close(listen_fd);
-            serve(fd);
+            toy::serve_blocking(fd);
             ::_exit(0);
         }
         // In the parent, and also when fork failed (EAGAIN): the connection is the child's

@@ -11,27 +11,9 @@
 
 namespace {
 
-// Reads the request up to the end of its headers, answers with the page, closes.
+// The thread: serves one connection (toy::serve_blocking).
 void* serve(void* arg) {
-    const int fd = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
-    char buf[toy::kRequestMax];
-    std::size_t len = 0;
-    bool complete = false;
-    while (!complete && len < sizeof buf) {
-        const ssize_t n = ::read(fd, buf + len, sizeof buf - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        complete = toy::request_complete(buf, len, len + static_cast<std::size_t>(n));
-        len += static_cast<std::size_t>(n);
-    }
-    for (std::size_t off = 0; complete && off < toy::kResponse.size();) {
-        const ssize_t n =
-            ::send(fd, toy::kResponse.data() + off, toy::kResponse.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        off += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
+    toy::serve_blocking(static_cast<int>(reinterpret_cast<std::intptr_t>(arg)));
     return nullptr;
 }
 

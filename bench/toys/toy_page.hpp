@@ -116,4 +116,28 @@ inline int listen_from_args(int argc, char** argv, bool nonblocking) {
     return fd;
 }
 
+// The whole life of a connection with blocking calls, for the toys whose unit of concurrency
+// the kernel schedules (fork, NPTL): reads the request up to the end of its headers, answers
+// with the page, closes.
+inline void serve_blocking(int fd) {
+    char buf[toy::kRequestMax];
+    std::size_t len = 0;
+    bool complete = false;
+    while (!complete && len < sizeof buf) {
+        const ssize_t n = ::read(fd, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        complete = toy::request_complete(buf, len, len + static_cast<std::size_t>(n));
+        len += static_cast<std::size_t>(n);
+    }
+    for (std::size_t off = 0; complete && off < toy::kResponse.size();) {
+        const ssize_t n =
+            ::send(fd, toy::kResponse.data() + off, toy::kResponse.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+}
+
 }  // namespace toy
