@@ -1,0 +1,455 @@
+#include "peer_connection.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include "cpc/attach.hpp"
+#include "cpc/io.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/sleep.hpp"
+#include "cpc/spawn.hpp"
+#include "cpc/with_timeout.hpp"
+#include "cpc/yield.hpp"
+#include "extension.hpp"
+#include "log.hpp"
+#include "server.hpp"
+
+namespace hekate {
+
+namespace {
+
+std::int64_t loop_now() { return cpc::loop::current()->now(); }
+
+// The paper's hybrid disk idiom needs to know whether a block's pages are in memory.
+bool pages_resident(const block& b) {
+    static const long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[64];
+    for (const iovec& s : b.segments()) {
+        auto start = reinterpret_cast<std::uintptr_t>(s.iov_base);
+        std::uintptr_t first = start & ~static_cast<std::uintptr_t>(page - 1);
+        std::uintptr_t end = start + s.iov_len;
+        while (first < end) {
+            std::size_t pages = std::min<std::size_t>((end - first + page - 1) / page, sizeof vec);
+            if (mincore(reinterpret_cast<void*>(first), pages * page, vec) != 0) break;  // zeros
+            for (std::size_t i = 0; i < pages; ++i) {
+                if (!(vec[i] & 1)) return false;
+            }
+            first += pages * page;
+        }
+    }
+    return true;
+}
+
+void prefetch_pages(const block& b) {
+    static const long page = sysconf(_SC_PAGESIZE);
+    for (const iovec& s : b.segments()) {
+        auto start = reinterpret_cast<std::uintptr_t>(s.iov_base);
+        std::uintptr_t first = start & ~static_cast<std::uintptr_t>(page - 1);
+        madvise(reinterpret_cast<void*>(first), start + s.iov_len - first, MADV_WILLNEED);
+    }
+}
+
+}  // namespace
+
+peer_connection::peer_connection(server& srv, int fd, endpoint remote,
+                                 std::shared_ptr<served_torrent> t, const wire::handshake& theirs,
+                                 peer_key key)
+    : server_(srv),
+      fd_(fd),
+      remote_(remote),
+      torrent_(std::move(t)),
+      their_id_(theirs.id),
+      key_(key),
+      fast_(theirs.supports_fast()),
+      extensions_(theirs.supports_extensions()),
+      requests_(srv.config().max_queued_requests) {}
+
+void peer_connection::queue_message(std::string_view bytes) {
+    outbox_ += bytes;
+    writer_wake_.signal();
+}
+
+void peer_connection::unchoke() {
+    if (unchoked_ || closing_) return;
+    unchoked_ = true;
+    requests_while_choked_ = 0;
+    std::string m;
+    wire::append_simple(m, wire::message_id::unchoke);
+    queue_message(m);
+    log(log_level::protocol, "{}: unchoked", remote_.to_string());
+}
+
+void peer_connection::choke() {
+    if (!unchoked_ || closing_) return;
+    unchoked_ = false;
+    std::string m;
+    wire::append_simple(m, wire::message_id::choke);
+    // BEP 6: a fast peer learns which of its requests will not be served; without the
+    // extension a choke discards them all (BEP 3).
+    requests_.drain([&](const wire::block_request& r) {
+        if (fast_) wire::append_block_message(m, wire::message_id::reject_request, r);
+    });
+    queue_message(m);
+    log(log_level::protocol, "{}: choked", remote_.to_string());
+}
+
+void peer_connection::kill() noexcept {
+    if (closing_) return;
+    closing_ = true;
+    interrupt_.signal_all();
+    writer_wake_.signal_all();
+}
+
+void peer_connection::reject(const wire::block_request& r) {
+    if (!fast_) return;
+    std::string m;
+    wire::append_block_message(m, wire::message_id::reject_request, r);
+    queue_message(m);
+}
+
+void peer_connection::note_pieces(std::uint64_t count) {
+    pieces_announced_ += count;
+    if (pieces_announced_ >= torrent_->meta().piece_count()) complete_ = true;
+}
+
+cpc::task<void> peer_connection::run() {
+    const metainfo& meta = torrent_->meta();
+    {
+        std::string greeting;
+        // BEP 6: HAVE_ALL only to peers that understand it; the others get a BITFIELD.
+        if (fast_) {
+            wire::append_simple(greeting, wire::message_id::have_all);
+        } else {
+            wire::append_full_bitfield(greeting, meta.piece_count());
+        }
+        if (extensions_) {
+            extension::our_handshake h;
+            // BEP 27 does not forbid ut_metadata; a private torrent's info is what the
+            // peer already has to hold to connect by info-hash.
+            h.metadata_size = static_cast<std::uint32_t>(meta.info_bytes.size());
+            h.reqq = server_.config().advertised_reqq;
+            h.listen_port = server_.listen_port();
+            h.version = "Hekate/0.1";
+            remote_.append_compact(h.their_address);
+            h.their_address.resize(h.their_address.size() - 2);  // the address without port
+            wire::append_extended(greeting, extension::handshake_id,
+                                  extension::encode_handshake(h));
+        }
+        outbox_ = std::move(greeting);
+    }
+    last_sent_ns_ = loop_now();
+    cpc::spawn(write_loop());
+
+    std::span<char> scratch = server_.scratch();
+    while (!closing_) {
+        auto r = co_await cpc::with_timeout(
+            server_.config().idle_timeout,
+            cpc::recv(fd_, scratch.data(), scratch.size(), 0, &interrupt_));
+        if (!r) {
+            log(log_level::connections, "{}: idle for {} s, closing", remote_.to_string(),
+                server_.config().idle_timeout.count());
+            break;
+        }
+        if (!*r) {
+            if (!closing_) {
+                log(log_level::connections, "{}: {}", remote_.to_string(), r->error.message());
+            }
+            break;
+        }
+        if (r->bytes == 0) {
+            log(log_level::connections, "{}: closed by peer", remote_.to_string());
+            break;
+        }
+        if (!consume(scratch.data(), r->bytes)) {
+            server_.count_protocol_error();
+            break;
+        }
+    }
+    kill();
+    while (!writer_done_) co_await writer_exit_.wait();
+}
+
+bool peer_connection::consume(const char* data, std::size_t n) {
+    std::string_view in;
+    const bool buffered = !pending_.empty();
+    if (buffered) {
+        pending_.append(data, n);
+        in = pending_;
+    } else {
+        in = std::string_view(data, n);
+    }
+    const std::uint32_t limit = wire::max_payload(torrent_->meta().piece_count());
+    std::size_t offset = 0;
+    while (in.size() - offset >= 4) {
+        std::uint32_t length = wire::load_be32(in.data() + offset);
+        if (length > limit) {
+            log(log_level::connections, "{}: message of {} bytes exceeds the limit, closing",
+                remote_.to_string(), length);
+            return false;
+        }
+        if (in.size() - offset - 4 < length) break;
+        if (length > 0) {
+            auto id = static_cast<std::uint8_t>(in[offset + 4]);
+            if (!handle(id, in.substr(offset + 5, length - 1))) return false;
+            if (closing_) return true;
+        } else {
+            log(log_level::messages, "{}: keep-alive", remote_.to_string());
+        }
+        offset += 4 + length;
+    }
+    // Keep only the partial message; memory is held only while a message is incomplete.
+    if (buffered) {
+        pending_.erase(0, offset);
+    } else {
+        pending_.assign(in.substr(offset));
+    }
+    if (pending_.empty() && pending_.capacity() > 4096) std::string().swap(pending_);
+    return true;
+}
+
+bool peer_connection::handle(std::uint8_t id, std::string_view payload) {
+    using wire::message_id;
+    const std::int64_t now = loop_now();
+    log(log_level::messages, "{}: message {} ({} bytes)", remote_.to_string(), id, payload.size());
+    if (!wire::allowed(id, fast_, extensions_)) {
+        log(log_level::connections, "{}: message id {} not negotiated, closing",
+            remote_.to_string(), id);
+        return false;
+    }
+    const std::uint32_t pieces = torrent_->meta().piece_count();
+    switch (static_cast<message_id>(id)) {
+        case message_id::choke:
+        case message_id::unchoke:
+        case message_id::port:
+        case message_id::suggest_piece:
+        case message_id::reject_request:
+        case message_id::allowed_fast:
+        case message_id::have_none:
+        case message_id::piece:  // a seeder asked for nothing; unsolicited data is dropped
+            return true;
+        case message_id::interested:
+            server_.fairness().interested(key_, now);
+            server_.rechoke();
+            return true;
+        case message_id::not_interested:
+            server_.fairness().not_interested(key_, now);
+            server_.rechoke();
+            return true;
+        case message_id::have: {
+            auto index = wire::parse_have(payload);
+            if (!index || *index >= pieces) {
+                log(log_level::connections, "{}: bad HAVE, closing", remote_.to_string());
+                return false;
+            }
+            note_pieces(1);
+            return true;
+        }
+        case message_id::bitfield: {
+            if (!wire::valid_bitfield(payload, pieces)) {
+                log(log_level::connections, "{}: bad BITFIELD, closing", remote_.to_string());
+                return false;
+            }
+            std::uint64_t count = 0;
+            for (char c : payload) count += static_cast<unsigned>(__builtin_popcount(static_cast<std::uint8_t>(c)));
+            pieces_announced_ = 0;  // a second bitfield replaces the first
+            note_pieces(count);
+            return true;
+        }
+        case message_id::have_all:
+            complete_ = true;
+            return true;
+        case message_id::request:
+            return handle_request(payload);
+        case message_id::cancel:
+            return handle_cancel(payload);
+        case message_id::extended:
+            return handle_extended(payload);
+    }
+    return false;
+}
+
+bool peer_connection::handle_request(std::string_view payload) {
+    auto r = wire::parse_block_request(payload);
+    const metainfo& meta = torrent_->meta();
+    if (!r || r->piece >= meta.piece_count() || r->length == 0 || r->length > wire::max_block ||
+        r->begin >= meta.piece_size(r->piece) ||
+        r->length > meta.piece_size(r->piece) - r->begin) {
+        log(log_level::connections, "{}: invalid REQUEST, closing", remote_.to_string());
+        return false;
+    }
+    if (!unchoked_) {
+        // Requests sent before our CHOKE arrived are normal; a stream of them is not.
+        if (++requests_while_choked_ > server_.config().max_queued_requests) {
+            log(log_level::connections, "{}: requests while choked, closing",
+                remote_.to_string());
+            return false;
+        }
+        reject(*r);
+        return true;
+    }
+    if (!requests_.push(*r)) {
+        log(log_level::connections, "{}: more than {} queued requests, closing",
+            remote_.to_string(), requests_.bound());
+        return false;
+    }
+    server_.fairness().requested(key_, loop_now());
+    writer_wake_.signal();
+    return true;
+}
+
+bool peer_connection::handle_cancel(std::string_view payload) {
+    auto r = wire::parse_block_request(payload);
+    if (!r) {
+        log(log_level::connections, "{}: bad CANCEL, closing", remote_.to_string());
+        return false;
+    }
+    // BEP 6: a cancelled request is answered by a reject (or by the piece if already sent).
+    if (requests_.cancel(*r)) reject(*r);
+    return true;
+}
+
+bool peer_connection::handle_extended(std::string_view payload) {
+    if (payload.empty()) {
+        log(log_level::connections, "{}: empty extended message, closing", remote_.to_string());
+        return false;
+    }
+    auto sub = static_cast<std::uint8_t>(payload[0]);
+    std::string_view body = payload.substr(1);
+    if (sub == extension::handshake_id) {
+        auto h = extension::parse_handshake(body);
+        if (!h) {
+            log(log_level::connections, "{}: bad extended handshake, closing",
+                remote_.to_string());
+            return false;
+        }
+        their_ut_metadata_ = h->ut_metadata;
+        if (h->upload_only) complete_ = true;
+        return true;
+    }
+    if (sub == extension::ut_metadata_id) {
+        auto m = extension::parse_metadata_message(body);
+        if (!m) {
+            log(log_level::connections, "{}: bad ut_metadata message, closing",
+                remote_.to_string());
+            return false;
+        }
+        if (m->type != extension::metadata_request::request || their_ut_metadata_ == 0) {
+            return true;
+        }
+        std::string reply;
+        wire::append_extended(reply, their_ut_metadata_,
+                              extension::encode_metadata_reply(torrent_->meta().info_bytes,
+                                                               m->piece));
+        queue_message(reply);
+        return true;
+    }
+    // Extensions hekate did not offer (or ids it does not use) are ignored, not fatal:
+    // clients send upload_only and the like whatever the other side offered.
+    return true;
+}
+
+cpc::task<bool> peer_connection::flush_outbox() {
+    std::string out;
+    out.swap(outbox_);
+    auto r = co_await cpc::with_timeout(server_.config().write_timeout,
+                                        cpc::write(fd_, out.data(), out.size(), &interrupt_));
+    last_sent_ns_ = loop_now();
+    co_return r && *r;
+}
+
+cpc::task<void> peer_connection::write_loop() {
+    const std::int64_t keep_alive_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(server_.config().keep_alive_interval)
+            .count();
+    while (!closing_) {
+        if (!outbox_.empty()) {
+            bool ok = co_await flush_outbox();
+            if (!ok) break;
+            continue;
+        }
+        if (unchoked_ && !requests_.empty()) {
+            wire::block_request r = requests_.pop();
+            bool ok = co_await send_block(r);
+            if (!ok) break;
+            continue;
+        }
+        // Nothing to send: sleep until woken, or until a keep-alive is due (the peer's idle
+        // timeout must not fire while it waits for its turn).
+        std::int64_t due = last_sent_ns_ + keep_alive_ns - loop_now();
+        if (due <= 0) {
+            wire::append_keep_alive(outbox_);
+            continue;
+        }
+        co_await cpc::sleep(std::chrono::nanoseconds(due), &writer_wake_);
+    }
+    kill();
+    writer_done_ = true;
+    writer_exit_.signal_all();
+}
+
+cpc::task<bool> peer_connection::send_block(const wire::block_request& r) {
+    block data;
+    try {
+        data = torrent_->storage.read_block(r.piece, r.begin, r.length);
+    } catch (const std::exception& e) {
+        log_error("{}: cannot read piece {} of {}: {}", remote_.to_string(), r.piece,
+                  torrent_->meta().name, e.what());
+        co_return false;
+    }
+    // The paper's Figure 3: prefetch, yield, check; yield again; only if the pages are still
+    // not in memory, send from a pool thread, so a cold disk stalls only this peer.
+    bool cold = false;
+    if (!pages_resident(data)) {
+        prefetch_pages(data);
+        co_await cpc::yield();
+        if (!pages_resident(data)) {
+            co_await cpc::yield();
+            cold = !pages_resident(data);
+        }
+    }
+    if (closing_) co_return false;
+    if (token_bucket* limiter = server_.upload_limiter()) {
+        std::int64_t wait = limiter->reserve(r.length, loop_now());
+        if (wait > 0) {
+            bool slept = co_await cpc::sleep(std::chrono::nanoseconds(wait), &interrupt_);
+            if (!slept) co_return false;
+        }
+    }
+    auto header = wire::piece_header(r.piece, r.begin, r.length);
+    std::vector<iovec> iov;
+    iov.reserve(1 + data.segments().size());
+    iov.push_back({header.data(), header.size()});
+    iov.insert(iov.end(), data.segments().begin(), data.segments().end());
+    // Control messages queued meanwhile (a CHOKE, a REJECT) go out in the same call.
+    std::string control;
+    control.swap(outbox_);
+    if (!control.empty()) iov.insert(iov.begin(), iovec{control.data(), control.size()});
+
+    bool ok = true;
+    for (std::size_t done = 0; ok && done < iov.size();) {
+        int count = static_cast<int>(std::min<std::size_t>(iov.size() - done, IOV_MAX));
+        if (cold) {
+            cpc::scheduler& home = co_await cpc::attach(cpc::default_pool());
+            auto w = co_await cpc::writev(fd_, iov.data() + done, count);
+            co_await cpc::attach(home);
+            ok = static_cast<bool>(w);
+        } else {
+            auto w = co_await cpc::with_timeout(
+                server_.config().write_timeout,
+                cpc::writev(fd_, iov.data() + done, count, &interrupt_));
+            ok = w && *w;
+        }
+        done += static_cast<std::size_t>(count);
+    }
+    if (!ok) co_return false;
+    last_sent_ns_ = loop_now();
+    uploaded_ += r.length;
+    server_.count_sent(*torrent_, key_, r.length);
+    co_return true;
+}
+
+}  // namespace hekate

@@ -1,0 +1,94 @@
+// peer_connection: one peer past the handshake, served by two cooperative threads.
+//
+// The reader (the thread that calls run()) reads and validates messages and keeps the
+// peer's state; the writer sleeps on a condition variable and sends what the reader (or the
+// choker, through the server) queued: control messages first, then requested blocks. They
+// share the queues without locks because both run on the server's loop. Every read is
+// guarded by the idle timeout and every write by the write timeout.
+//
+// A protocol violation (oversized or unknown message, a bad request, a request flood) ends
+// this connection only. kill() ends it from outside (choker drop, rescan, shutdown). run()
+// returns once both threads are done; the caller then closes the socket.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "choker.hpp"
+#include "cpc/condvar.hpp"
+#include "cpc/task.hpp"
+#include "endpoint.hpp"
+#include "request_queue.hpp"
+#include "served_torrent.hpp"
+#include "wire.hpp"
+
+namespace hekate {
+
+class server;
+
+class peer_connection {
+public:
+    peer_connection(server& srv, int fd, endpoint remote, std::shared_ptr<served_torrent> t,
+                    const wire::handshake& theirs, peer_key key);
+    peer_connection(const peer_connection&) = delete;
+    peer_connection& operator=(const peer_connection&) = delete;
+
+    // Greets the peer (BITFIELD or HAVE_ALL, extended handshake), then serves it until the
+    // connection ends.
+    cpc::task<void> run();
+
+    // The choker's decisions. unchoke/choke queue the message for the writer.
+    void unchoke();
+    void choke();
+    // Ends the connection: both threads stop at their next wait, which is cut short.
+    void kill() noexcept;
+
+    peer_key key() const noexcept { return key_; }
+    const endpoint& remote() const noexcept { return remote_; }
+    served_torrent& torrent() noexcept { return *torrent_; }
+    const wire::peer_id& id() const noexcept { return their_id_; }
+    // The peer said it has every piece (or wants nothing more): no reason to dial it again.
+    bool complete() const noexcept { return complete_; }
+    std::uint64_t uploaded() const noexcept { return uploaded_; }
+
+private:
+    cpc::task<void> write_loop();
+    cpc::task<bool> send_block(const wire::block_request& r);
+    cpc::task<bool> flush_outbox();
+    // Frames and handles what was read; false when the connection must close.
+    bool consume(const char* data, std::size_t n);
+    bool handle(std::uint8_t id, std::string_view payload);
+    bool handle_request(std::string_view payload);
+    bool handle_cancel(std::string_view payload);
+    bool handle_extended(std::string_view payload);
+    void queue_message(std::string_view bytes);
+    void reject(const wire::block_request& r);
+    void note_pieces(std::uint64_t count);
+
+    server& server_;
+    int fd_;
+    endpoint remote_;
+    std::shared_ptr<served_torrent> torrent_;
+    wire::peer_id their_id_;
+    peer_key key_;
+    bool fast_;
+    bool extensions_;
+    std::uint8_t their_ut_metadata_ = 0;
+    bool unchoked_ = false;
+    bool closing_ = false;
+    bool writer_done_ = false;
+    bool complete_ = false;
+    std::uint32_t requests_while_choked_ = 0;
+    std::uint64_t pieces_announced_ = 0;  // HAVEs and bitfield bits, to notice completion
+    std::uint64_t uploaded_ = 0;
+    std::int64_t last_sent_ns_ = 0;
+    std::string pending_;  // a partial message, kept between reads
+    std::string outbox_;   // control messages for the writer
+    request_queue requests_;
+    cpc::condvar writer_wake_;
+    cpc::condvar writer_exit_;
+    cpc::condvar interrupt_;  // cuts both threads' I/O waits short
+};
+
+}  // namespace hekate

@@ -1,0 +1,44 @@
+// served_torrent: one torrent hekate serves, with what its peers and its announcer share.
+//
+// Shared (std::shared_ptr) between the server's table and the peers connected for it, so
+// that a torrent dropped by a rescan stays valid until its last peer has left. It does not
+// move once made: its storage refers to its metainfo.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "announcer.hpp"
+#include "catalog.hpp"
+#include "cpc/condvar.hpp"
+#include "storage.hpp"
+
+namespace hekate {
+
+struct torrent_counters {
+    std::uint64_t uploaded = 0;     // payload bytes sent (PIECE data)
+    std::uint64_t last_sample = 0;  // `uploaded` at the previous statistics tick
+    double rate = 0;                // bytes per second over the last tick
+    std::size_t peers = 0;          // connections past the handshake
+};
+
+class served_torrent {
+public:
+    served_torrent(torrent_entry e, file_cache& cache)
+        : entry(std::move(e)), storage(entry.meta, entry.data_root, cache) {}
+    served_torrent(const served_torrent&) = delete;
+    served_torrent& operator=(const served_torrent&) = delete;
+
+    const metainfo& meta() const noexcept { return entry.meta; }
+
+    torrent_entry entry;
+    torrent_storage storage;
+    torrent_counters counters;
+    std::unique_ptr<announcer> tracker_client;  // null without trackers or with -t
+    cpc::condvar stop_announcing;
+    bool announcing = false;  // its announcer thread is running
+    bool removed = false;     // dropped by a rescan or shutdown: peers leave
+};
+
+}  // namespace hekate

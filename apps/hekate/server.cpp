@@ -1,0 +1,530 @@
+#include "server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <system_error>
+
+#include "cpc/io.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/sleep.hpp"
+#include "cpc/with_timeout.hpp"
+#include "builtin_tracker.hpp"
+#include "log.hpp"
+#include "peer_connection.hpp"
+#include "verify.hpp"
+
+namespace hekate {
+
+namespace {
+
+std::string hash_key(const info_hash& h) {
+    return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
+std::string dial_key(const info_hash& h, const endpoint& e) {
+    return hash_key(h) + "|" + e.to_string();
+}
+
+wire::peer_id make_peer_id() {
+    // Azureus style: client "HK", version 0.1.0, then random characters.
+    static constexpr std::string_view prefix = "-HK0100-";
+    static constexpr std::string_view alphabet =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    wire::peer_id id{};
+    std::random_device rd;
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    std::memcpy(id.data(), prefix.data(), prefix.size());
+    for (std::size_t i = prefix.size(); i < id.size(); ++i) {
+        id[i] = static_cast<std::uint8_t>(alphabet[pick(rd)]);
+    }
+    return id;
+}
+
+std::system_error socket_error(const std::string& what) {
+    return std::system_error(errno, std::generic_category(), what);
+}
+
+// A non-blocking listening socket on `at`. IPv6 sockets are IPv6-only: IPv4 has its own.
+int listen_on(const endpoint& at, int backlog) {
+    int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw socket_error("socket for " + at.to_string());
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (at.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, at.address(), at.length) != 0 || ::listen(fd, backlog) != 0) {
+        auto e = socket_error("cannot listen on " + at.to_string());
+        ::close(fd);
+        throw e;
+    }
+    return fd;
+}
+
+endpoint bound_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    return endpoint::from(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+endpoint any_address(int family, std::uint16_t port) {
+    return *endpoint::from_host(family == AF_INET6 ? "::" : "0.0.0.0", port);
+}
+
+// Reads exactly [from, to) of buf; after the first bytes, gives up as soon as they cannot be
+// a plaintext handshake (an encrypted opening), so that the client retries in plaintext at
+// once instead of waiting for a timeout.
+cpc::task<bool> read_handshake_bytes(int fd, char* buf, std::size_t from, std::size_t to) {
+    std::size_t have = from;
+    while (have < to) {
+        auto r = co_await cpc::read(fd, buf + have, to - have);
+        if (!r || r.bytes == 0) co_return false;
+        have += r.bytes;
+        if (!wire::could_be_handshake(std::string_view(buf, std::min<std::size_t>(have, 20)))) {
+            co_return false;
+        }
+    }
+    co_return true;
+}
+
+}  // namespace
+
+server::server(server_config config)
+    : config_(std::move(config)),
+      own_id_(make_peer_id()),
+      choker_(config_.choking),
+      scratch_(256 * 1024) {
+    if (config_.upload_limit != 0) {
+        // A burst of a few blocks lets an idle link start at once without exceeding the
+        // rate over any second.
+        limiter_.emplace(config_.upload_limit,
+                         std::max<std::uint64_t>(config_.upload_limit / 10, 4 * wire::max_block));
+    }
+}
+
+server::~server() {
+    for (listener& l : listeners_) {
+        if (l.fd >= 0) ::close(l.fd);
+    }
+    if (tracker_fd_ >= 0) ::close(tracker_fd_);
+    if (status_fd_ >= 0) ::close(status_fd_);
+}
+
+void server::open_listeners() {
+    const int backlog = 4096;
+    if (config_.bind) {
+        endpoint at = *config_.bind;
+        at = *endpoint::from_host(at.host(), config_.port);
+        int fd = listen_on(at, backlog);
+        listeners_.push_back({fd, bound_address(fd)});
+    } else {
+        std::uint16_t port = config_.port;
+        for (int family : {AF_INET, AF_INET6}) {
+            if ((family == AF_INET && !config_.ipv4) || (family == AF_INET6 && !config_.ipv6)) {
+                continue;
+            }
+            try {
+                int fd = listen_on(any_address(family, port), backlog);
+                listeners_.push_back({fd, bound_address(fd)});
+                port = listeners_.back().address.port();  // IPv6 takes the port IPv4 got
+            } catch (const std::system_error& e) {
+                // A host without IPv6 still serves IPv4 (and the reverse).
+                if (family == AF_INET6 && !listeners_.empty()) {
+                    log_error("{}: serving IPv4 only", e.what());
+                    continue;
+                }
+                throw;
+            }
+        }
+    }
+    listen_port_ = listeners_.front().address.port();
+    for (const listener& l : listeners_) {
+        log(log_level::info, "listening for peers on {}", l.address.to_string());
+    }
+    std::string local = config_.bind ? config_.bind->host() : "0.0.0.0";
+    if (config_.tracker_port) {
+        tracker_fd_ = listen_on(*endpoint::from_host(local, *config_.tracker_port), backlog);
+        log(log_level::info, "tracker at http://{}/announce",
+            bound_address(tracker_fd_).to_string());
+    }
+    if (config_.status_port) {
+        status_fd_ = listen_on(*endpoint::from_host(local, *config_.status_port), 64);
+        log(log_level::info, "statistics at http://{}/", bound_address(status_fd_).to_string());
+    }
+}
+
+std::shared_ptr<served_torrent> server::find(const info_hash& h) const {
+    auto it = torrents_.find(hash_key(h));
+    return it == torrents_.end() ? nullptr : it->second;
+}
+
+void server::load_torrents(bool first) {
+    scan_report report = scan_directories(config_.directories);
+    for (const std::string& e : report.errors) log_error("skipped {}", e);
+    std::unordered_map<std::string, bool> seen;
+    std::size_t added = 0;
+    for (torrent_entry& entry : report.loaded) {
+        std::string key = hash_key(entry.meta.hash);
+        seen[key] = true;
+        if (torrents_.count(key)) continue;  // unchanged: keeps its peers
+        if (auto problem = check_data(entry)) {
+            log_error("not serving {}: {}", entry.torrent_file.string(), *problem);
+            continue;
+        }
+        ++added;
+        if (config_.verify) {
+            threads_.spawn(verify_then_serve(std::move(entry)));
+        } else {
+            add_torrent(std::move(entry));
+        }
+    }
+    std::vector<info_hash> gone;
+    for (const auto& [key, t] : torrents_) {
+        if (!seen.count(key)) gone.push_back(t->meta().hash);
+    }
+    for (const info_hash& h : gone) remove_torrent(h);
+    log(log_level::info, "{}: {} torrents found, {} new, {} dropped",
+        first ? "startup" : "rescan", report.loaded.size(), added, gone.size());
+}
+
+cpc::task<void> server::verify_then_serve(torrent_entry entry) {
+    log(log_level::info, "verifying {}", entry.torrent_file.string());
+    verify_result r = co_await verify_torrent(entry);
+    if (stopping_) co_return;
+    if (!r.ok()) {
+        log_error("not serving {}: {}", entry.torrent_file.string(), r.message);
+        co_return;
+    }
+    log(log_level::info, "verified {}", entry.torrent_file.string());
+    if (!find(entry.meta.hash)) add_torrent(std::move(entry));
+}
+
+void server::add_torrent(torrent_entry entry) {
+    auto t = std::make_shared<served_torrent>(std::move(entry), files_);
+    torrents_[hash_key(t->meta().hash)] = t;
+    log(log_level::info, "serving {} ({}, {} bytes, {} pieces)", t->meta().name,
+        to_hex(t->meta().hash), t->meta().total_length, t->meta().piece_count());
+    start_announcing(t);
+    for (const endpoint& e : config_.peers) {
+        threads_.spawn(dial({e, t}, 1));
+    }
+}
+
+void server::remove_torrent(const info_hash& h) {
+    auto it = torrents_.find(hash_key(h));
+    if (it == torrents_.end()) return;
+    std::shared_ptr<served_torrent> t = it->second;
+    torrents_.erase(it);
+    t->removed = true;
+    t->stop_announcing.signal_all();
+    for (auto& [key, p] : peers_) {
+        if (&p->torrent() == t.get()) p->kill();
+    }
+    log(log_level::info, "dropped {}", t->meta().name);
+}
+
+void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
+    if (!config_.trackers || t->meta().trackers.empty()) return;
+    announce_identity id;
+    id.peer_id = own_id_;
+    id.port = listen_port_;
+    id.bind = config_.bind;
+    id.ipv4 = config_.ipv4;
+    id.ipv6 = config_.ipv6;
+    served_torrent* raw = t.get();
+    std::weak_ptr<served_torrent> weak = t;
+    t->tracker_client = std::make_unique<announcer>(
+        t->meta(), id,
+        [raw] { return transfer_totals{raw->counters.uploaded, 0, 0}; },
+        [this, weak](const std::vector<endpoint>& peers) {
+            if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
+        });
+    threads_.spawn(announce(t));
+}
+
+cpc::task<void> server::announce(std::shared_ptr<served_torrent> t) {
+    t->announcing = true;
+    co_await t->tracker_client->run(t->stop_announcing, &t->removed);
+    t->announcing = false;
+}
+
+bool server::connected_to(const served_torrent& t, const endpoint& e) const {
+    return dialling_.count(dial_key(t.meta().hash, e)) != 0;
+}
+
+void server::on_tracker_peers(const std::shared_ptr<served_torrent>& t,
+                              const std::vector<endpoint>& peers) {
+    for (const endpoint& e : peers) {
+        bool ours = false;
+        for (const listener& l : listeners_) {
+            if (e.port() == listen_port_ &&
+                (e.host() == l.address.host() || l.address.host() == "0.0.0.0" ||
+                 l.address.host() == "::")) {
+                ours = true;
+            }
+        }
+        if (ours || t->removed || connected_to(*t, e)) continue;
+        if (dials_in_flight_ >= config_.max_dials_in_flight || !choker_.admit()) break;
+        threads_.spawn(dial({e, t}, 2));
+    }
+}
+
+cpc::task<void> server::dial(dial_target target, int attempts) {
+    std::string key = dial_key(target.torrent->meta().hash, target.address);
+    if (dialling_.count(key)) co_return;
+    dialling_[key] = 1;
+    ++dials_in_flight_;
+    auto delay = std::chrono::milliseconds(500);
+    for (int i = 0; i < attempts && !stopping_ && !target.torrent->removed; ++i) {
+        if (i > 0) {
+            bool slept = co_await cpc::sleep(delay, &stop_);
+            if (!slept) break;
+            delay *= 2;
+        }
+        if (!choker_.admit()) break;
+        bool served = co_await dial_once(target);
+        if (served) break;
+    }
+    --dials_in_flight_;
+    dialling_.erase(key);
+}
+
+cpc::task<bool> server::dial_once(const dial_target& target) {
+    const endpoint& to = target.address;
+    int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) co_return false;
+    // Outgoing connections leave from --bind's address, so that a client that keeps one
+    // peer per address (rtorrent) sees hekate where it listens.
+    if (config_.bind && config_.bind->family() == to.family()) {
+        endpoint from = *endpoint::from_host(config_.bind->host(), 0);
+        ::bind(fd, from.address(), from.length);
+    }
+    auto connected = co_await cpc::with_timeout(std::chrono::seconds(10),
+                                                cpc::connect(fd, to.address(), to.length, &stop_));
+    if (!connected || *connected) {
+        log(log_level::connections, "dial {}: {}", to.to_string(),
+            connected ? connected->message() : "timed out");
+        cpc::close(fd);
+        co_return false;
+    }
+    ++totals_.connections_dialled;
+    // The initiator sends its handshake first, then reads the peer's.
+    std::string ours = wire::encode_handshake(target.torrent->meta().hash, own_id_);
+    char buf[wire::handshake_size];
+    auto exchanged = co_await cpc::with_timeout(
+        config_.handshake_timeout, [](int fd, std::string ours, char* buf) -> cpc::task<bool> {
+            auto w = co_await cpc::write(fd, ours.data(), ours.size());
+            if (!w) co_return false;
+            bool ok = co_await read_handshake_bytes(fd, buf, 0, wire::handshake_size);
+            co_return ok;
+        }(fd, std::move(ours), buf));
+    std::optional<wire::handshake> theirs;
+    if (exchanged && *exchanged) {
+        theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
+    }
+    if (!theirs || theirs->hash != target.torrent->meta().hash) {
+        log(log_level::connections, "dial {}: no valid handshake", to.to_string());
+        cpc::close(fd);
+        co_return false;
+    }
+    co_await session(fd, to, target.torrent, *theirs);
+    co_return true;
+}
+
+cpc::task<void> server::keep_dialling(endpoint address) {
+    // A leecher given with --peer may not be listening yet, or may close the first attempts
+    // while it starts: dial every torrent it does not have yet, again and again.
+    auto delay = std::chrono::milliseconds(1000);
+    while (!stopping_) {
+        for (const auto& [key, t] : torrents_) {
+            std::string k = dial_key(t->meta().hash, address);
+            if (!dialling_.count(k) && !finished_.count(k)) threads_.spawn(dial({address, t}, 1));
+        }
+        bool slept = co_await cpc::sleep(delay, &stop_);
+        if (!slept) break;
+        delay = std::min(delay * 2, std::chrono::milliseconds(5000));
+    }
+}
+
+cpc::task<void> server::accept_loop(listener l) {
+    while (!stopping_) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        auto a = co_await cpc::accept(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, &stop_);
+        if (stopping_) {
+            if (a) cpc::close(a.fd);
+            break;
+        }
+        if (!a) {
+            if (a.error == std::errc::too_many_files_open ||
+                a.error == std::errc::too_many_files_open_in_system) {
+                // Out of descriptors: let connections end before accepting more.
+                log_error("accept on {}: {}", l.address.to_string(), a.error.message());
+                co_await cpc::sleep(std::chrono::milliseconds(100), &stop_);
+            }
+            continue;
+        }
+        ++totals_.connections_accepted;
+        endpoint remote = endpoint::from(reinterpret_cast<sockaddr*>(&ss), len);
+        if (!choker_.admit() || handshakes_in_flight_ >= choker_.config().max_peers) {
+            log(log_level::connections, "{}: server full, closing", remote.to_string());
+            cpc::close(a.fd);
+            continue;
+        }
+        threads_.spawn(serve_incoming(a.fd, remote));
+    }
+}
+
+cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
+    ++handshakes_in_flight_;
+    // Read up to the info-hash, answer with ours if it is served, then read the peer id:
+    // what BEP 3 allows a server of many torrents to do.
+    char buf[wire::handshake_size];
+    std::shared_ptr<served_torrent> t;
+    auto got = co_await cpc::with_timeout(
+        config_.handshake_timeout,
+        [](server* self, int fd, char* buf,
+           std::shared_ptr<served_torrent>* t) -> cpc::task<bool> {
+            bool head = co_await read_handshake_bytes(fd, buf, 0, 48);
+            if (!head) co_return false;
+            info_hash h;
+            std::memcpy(h.data(), buf + 28, h.size());
+            *t = self->find(h);
+            if (!*t) {
+                log(log_level::connections, "unknown info-hash {}", to_hex(h));
+                co_return false;
+            }
+            std::string ours = wire::encode_handshake(h, self->own_id_);
+            auto w = co_await cpc::write(fd, ours.data(), ours.size());
+            if (!w) co_return false;
+            bool rest = co_await read_handshake_bytes(fd, buf, 48, wire::handshake_size);
+            co_return rest;
+        }(this, fd, buf, &t));
+    --handshakes_in_flight_;
+    std::optional<wire::handshake> theirs;
+    if (got && *got) theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
+    if (!theirs || !t) {
+        log(log_level::connections, "{}: handshake failed, closing", remote.to_string());
+        cpc::close(fd);
+        co_return;
+    }
+    co_await session(fd, remote, std::move(t), *theirs);
+}
+
+cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
+                                wire::handshake theirs) {
+    peer_key key = next_key_++;
+    if (t->removed || stopping_ || theirs.id == own_id_ || !choker_.add(key)) {
+        log(log_level::connections, "{}: not admitted, closing", remote.to_string());
+        cpc::close(fd);
+        co_return;
+    }
+    log(log_level::connections, "{}: connected for {}", remote.to_string(), t->meta().name);
+    peer_connection conn(*this, fd, remote, t, theirs, key);
+    peers_[key] = &conn;
+    ++t->counters.peers;
+    co_await conn.run();
+    peers_.erase(key);
+    --t->counters.peers;
+    choker_.remove(key);
+    if (conn.complete()) finished_.insert(dial_key(t->meta().hash, remote));
+    cpc::close(fd);
+    log(log_level::connections, "{}: disconnected ({} bytes sent)", remote.to_string(),
+        conn.uploaded());
+    if (!stopping_) rechoke();
+}
+
+void server::rechoke() {
+    choker::decisions d = choker_.update(cpc::loop::current()->now());
+    for (peer_key k : d.unchoke) {
+        if (auto it = peers_.find(k); it != peers_.end()) it->second->unchoke();
+    }
+    for (peer_key k : d.choke) {
+        if (auto it = peers_.find(k); it != peers_.end()) it->second->choke();
+    }
+    for (peer_key k : d.drop) {
+        if (auto it = peers_.find(k); it != peers_.end()) {
+            log(log_level::connections, "{}: dropped to make room", it->second->remote().to_string());
+            it->second->kill();
+        }
+    }
+}
+
+void server::count_sent(served_torrent& t, peer_key key, std::uint64_t bytes) noexcept {
+    t.counters.uploaded += bytes;
+    totals_.uploaded += bytes;
+    choker_.sent(key, bytes);
+}
+
+cpc::task<void> server::tick_loop() {
+    const auto second = std::chrono::seconds(1);
+    std::int64_t last_print = cpc::loop::current()->now();
+    while (!stopping_) {
+        co_await cpc::sleep(second, &wake_tick_);
+        if (stopping_) break;
+        if (rescan_requested_) {
+            rescan_requested_ = false;
+            load_torrents(false);
+        }
+        rechoke();
+        files_.trim(std::chrono::steady_clock::now());
+        for (auto& [key, t] : torrents_) {
+            t->counters.rate = static_cast<double>(t->counters.uploaded - t->counters.last_sample);
+            t->counters.last_sample = t->counters.uploaded;
+        }
+        totals_.rate = static_cast<double>(totals_.uploaded - totals_.last_sample);
+        totals_.last_sample = totals_.uploaded;
+        std::int64_t now = cpc::loop::current()->now();
+        if (now - last_print >= std::chrono::nanoseconds(config_.stats_interval).count()) {
+            last_print = now;
+            if (log_enabled(log_level::info)) print_statistics();
+        }
+    }
+}
+
+void server::stop() noexcept {
+    if (stopping_) return;
+    stopping_ = true;
+    stop_.signal_all();
+    wake_tick_.signal_all();
+}
+
+void server::request_rescan() noexcept {
+    rescan_requested_ = true;
+    wake_tick_.signal_all();
+}
+
+cpc::task<int> server::run() {
+    open_listeners();
+    load_torrents(true);
+    for (const listener& l : listeners_) threads_.spawn(accept_loop(l));
+    threads_.spawn(tick_loop());
+    std::unique_ptr<builtin_tracker> tracker;
+    if (tracker_fd_ >= 0) {
+        tracker = std::make_unique<builtin_tracker>();
+        threads_.spawn(tracker->serve(tracker_fd_, stop_, &stopping_));
+    }
+    if (status_fd_ >= 0) threads_.spawn(status_loop(status_fd_));
+    for (const endpoint& e : config_.peers) threads_.spawn(keep_dialling(e));
+
+    while (!stopping_) co_await stop_.wait();
+
+    log(log_level::info, "shutting down");
+    for (auto& [key, t] : torrents_) {
+        t->removed = true;
+        t->stop_announcing.signal_all();
+    }
+    for (auto& [key, p] : peers_) p->kill();
+    co_await threads_.join();
+    torrents_.clear();
+    for (listener& l : listeners_) cpc::close(std::exchange(l.fd, -1));
+    if (tracker_fd_ >= 0) cpc::close(std::exchange(tracker_fd_, -1));
+    if (status_fd_ >= 0) cpc::close(std::exchange(status_fd_, -1));
+    co_return 0;
+}
+
+}  // namespace hekate

@@ -1,0 +1,100 @@
+// The peer wire protocol (BEP 3, BEP 6 fast extension, BEP 10 extension protocol): message
+// ids, limits, encoders and payload decoders. Pure functions on bytes: the peer threads do
+// the I/O, the tests and the swarm simulator use the same code.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "metainfo.hpp"
+
+namespace hekate::wire {
+
+constexpr std::string_view protocol_name = "BitTorrent protocol";
+constexpr std::size_t handshake_size = 68;
+// The largest block hekate serves or accepts a request for, and so the largest PIECE.
+constexpr std::uint32_t max_block = 128 * 1024;
+constexpr std::uint32_t piece_header_size = 13;  // length, id, index, begin
+// Extension messages (ut_metadata pieces are 16 KiB plus a small dict) stay far below this.
+constexpr std::uint32_t max_extended = 64 * 1024;
+
+enum class message_id : std::uint8_t {
+    choke = 0,
+    unchoke = 1,
+    interested = 2,
+    not_interested = 3,
+    have = 4,
+    bitfield = 5,
+    request = 6,
+    piece = 7,
+    cancel = 8,
+    port = 9,  // DHT (BEP 5): ignored
+    suggest_piece = 13,
+    have_all = 14,
+    have_none = 15,
+    reject_request = 16,
+    allowed_fast = 17,
+    extended = 20,
+};
+
+using peer_id = std::array<std::uint8_t, 20>;
+
+struct handshake {
+    std::array<std::uint8_t, 8> reserved{};
+    info_hash hash{};
+    peer_id id{};
+
+    bool supports_fast() const noexcept { return reserved[7] & 0x04; }
+    bool supports_extensions() const noexcept { return reserved[5] & 0x10; }
+};
+
+// True when `prefix` (the first bytes a connection sent, any length) can still be the start
+// of a plaintext handshake. Encrypted (MSE) openings fail at once, so the connection can be
+// closed immediately and the client retries in plaintext.
+bool could_be_handshake(std::string_view prefix) noexcept;
+// Decodes 68 bytes; nullopt if the protocol string is wrong.
+std::optional<handshake> parse_handshake(std::string_view bytes) noexcept;
+// Hekate's handshake: fast extension and extension protocol bits set.
+std::string encode_handshake(const info_hash& hash, const peer_id& id);
+
+struct block_request {
+    std::uint32_t piece = 0;
+    std::uint32_t begin = 0;
+    std::uint32_t length = 0;
+    friend bool operator==(const block_request&, const block_request&) = default;
+};
+
+// The largest payload (after the 4-byte length) a message may have on a connection for a
+// torrent of piece_count pieces: a PIECE of max_block, a BITFIELD of the torrent's size, an
+// extension message. Anything longer closes the connection.
+std::uint32_t max_payload(std::uint32_t piece_count) noexcept;
+
+// Whether a peer may send message `id` on this connection: fast-extension ids only when both
+// sides set the bit, EXTENDED only when both support BEP 10.
+bool allowed(std::uint8_t id, bool fast, bool extensions) noexcept;
+
+// Payload decoders: nullopt when the payload has the wrong size.
+std::optional<block_request> parse_block_request(std::string_view payload) noexcept;
+std::optional<std::uint32_t> parse_have(std::string_view payload) noexcept;
+// A bitfield must have exactly ceil(piece_count/8) bytes and its spare bits clear.
+bool valid_bitfield(std::string_view payload, std::uint32_t piece_count) noexcept;
+
+// Encoders append whole messages (length prefix included) to out.
+void append_simple(std::string& out, message_id id);  // choke, unchoke, interested...
+void append_keep_alive(std::string& out);
+void append_have(std::string& out, std::uint32_t piece);
+void append_full_bitfield(std::string& out, std::uint32_t piece_count);
+void append_block_message(std::string& out, message_id id, const block_request& r);
+void append_extended(std::string& out, std::uint8_t extended_id, std::string_view payload);
+// The 13 bytes that precede a block's data in a PIECE message.
+std::array<std::uint8_t, piece_header_size> piece_header(std::uint32_t piece, std::uint32_t begin,
+                                                         std::uint32_t length) noexcept;
+
+std::uint32_t load_be32(const void* p) noexcept;
+void store_be32(void* p, std::uint32_t v) noexcept;
+
+}  // namespace hekate::wire
