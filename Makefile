@@ -34,8 +34,9 @@ test-asan: build-asan
 
 test: test-release test-asan
 
+# hekate seeding sample content with its built-in tracker; it prints the aria2c command.
 run: build
-	$(BUILD_DIR)/examples/chat_server
+	scripts/hekate-demo $(BUILD_DIR)
 
 bench: build
 	$(BUILD_DIR)/bench/threads

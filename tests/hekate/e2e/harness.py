@@ -288,11 +288,15 @@ class Scenario:
     def add_log(self, label, path):
         self.logs.append((label, path))
 
-    def wait_for_download(self, expected, actual, timeout, skip_empty=False, watch=(), progress=None):
+    def wait_for_download(self, expected, actual, timeout, skip_empty=False, watch=(), progress=None,
+                          each=None):
         """Polls until `actual` holds every byte of `expected`; fails after `timeout` seconds, or
-        at once when a process of `watch` (label, Popen) exits with an error meanwhile."""
+        at once when a process of `watch` (label, Popen) exits with an error meanwhile. `each`
+        is called at every poll (an in-process client's housekeeping), `progress` on timeout."""
         deadline = time.monotonic() + timeout
         while True:
+            if each is not None:
+                each()
             problems = tree_differences(expected, actual, skip_empty)
             if not problems:
                 self.note("download complete and identical")
@@ -353,3 +357,60 @@ class Scenario:
         if code == 0:
             print("PASS %s in %.1f s" % (self.name, self.elapsed()), flush=True)
         sys.exit(code)
+
+
+class LibtorrentSession:
+    """A python3-libtorrent 2.0 session on CLIENT_ADDRESS, in this process, with DHT, LSD, UPnP
+    and NAT-PMP off; every alert goes to <root>/libtorrent.log (shown on failure)."""
+
+    def __init__(self, scenario, port=None):
+        import libtorrent as lt
+
+        self.lt = lt
+        self.port = port or free_port(CLIENT_ADDRESS)
+        self.log_path = os.path.join(scenario.root, "libtorrent.log")
+        scenario.add_log("libtorrent alerts", self.log_path)
+        self.log = open(self.log_path, "w")
+        self.session = lt.session({
+            "listen_interfaces": "%s:%d" % (CLIENT_ADDRESS, self.port),
+            "outgoing_interfaces": CLIENT_ADDRESS,
+            "enable_dht": False,
+            "enable_lsd": False,
+            "enable_upnp": False,
+            "enable_natpmp": False,
+            "alert_mask": lt.alert_category.error | lt.alert_category.peer | lt.alert_category.status
+            | lt.alert_category.connect | lt.alert_category.tracker | lt.alert_category.storage
+            | lt.alert_category.peer_log,
+        })
+        self.handles = []
+
+    def pump(self):
+        """Writes the pending alerts to the log; returns them."""
+        alerts = self.session.pop_alerts()
+        for a in alerts:
+            self.log.write("%s: %s\n" % (type(a).__name__, a.message()))
+        self.log.flush()
+        return alerts
+
+    def add(self, params):
+        h = self.session.add_torrent(params)
+        self.handles.append(h)
+        return h
+
+    def describe(self, h):
+        st = h.status()
+        return "state %s, progress %.3f, %d peers, %d bytes done, error %r" % (
+            st.state, st.progress, st.num_peers, st.total_done, st.errc.message() if st.errc.value() else "")
+
+    def close(self):
+        try:
+            self.pump()
+        finally:
+            for h in self.handles:
+                try:
+                    self.session.remove_torrent(h)
+                except Exception:
+                    pass
+            self.session.pause()
+            del self.session
+            self.log.close()
