@@ -1,8 +1,5 @@
 #include "peer_connection.hpp"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <climits>
 #include <vector>
@@ -23,35 +20,6 @@ namespace hekate {
 namespace {
 
 std::int64_t loop_now() { return cpc::loop::current()->now(); }
-
-// The paper's hybrid disk idiom needs to know whether a block's pages are in memory.
-bool pages_resident(const block& b) {
-    static const long page = sysconf(_SC_PAGESIZE);
-    unsigned char vec[64];
-    for (const iovec& s : b.segments()) {
-        auto start = reinterpret_cast<std::uintptr_t>(s.iov_base);
-        std::uintptr_t first = start & ~static_cast<std::uintptr_t>(page - 1);
-        std::uintptr_t end = start + s.iov_len;
-        while (first < end) {
-            std::size_t pages = std::min<std::size_t>((end - first + page - 1) / page, sizeof vec);
-            if (mincore(reinterpret_cast<void*>(first), pages * page, vec) != 0) break;  // zeros
-            for (std::size_t i = 0; i < pages; ++i) {
-                if (!(vec[i] & 1)) return false;
-            }
-            first += pages * page;
-        }
-    }
-    return true;
-}
-
-void prefetch_pages(const block& b) {
-    static const long page = sysconf(_SC_PAGESIZE);
-    for (const iovec& s : b.segments()) {
-        auto start = reinterpret_cast<std::uintptr_t>(s.iov_base);
-        std::uintptr_t first = start & ~static_cast<std::uintptr_t>(page - 1);
-        madvise(reinterpret_cast<void*>(first), start + s.iov_len - first, MADV_WILLNEED);
-    }
-}
 
 }  // namespace
 
@@ -403,12 +371,12 @@ cpc::task<bool> peer_connection::send_block(const wire::block_request& r) {
     // The paper's Figure 3: prefetch, yield, check; yield again; only if the pages are still
     // not in memory, send from a pool thread, so a cold disk stalls only this peer.
     bool cold = false;
-    if (!pages_resident(data)) {
-        prefetch_pages(data);
+    if (!in_core(data)) {
+        prefetch(data);
         co_await cpc::yield();
-        if (!pages_resident(data)) {
+        if (!in_core(data)) {
             co_await cpc::yield();
-            cold = !pages_resident(data);
+            cold = !in_core(data);
         }
     }
     if (closing_) co_return false;

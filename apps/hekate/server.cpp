@@ -243,6 +243,9 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
         [this, weak](const std::vector<endpoint>& peers) {
             if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
         });
+    for (const std::string& note : t->tracker_client->status().notes) {
+        log_error("{}: {}", t->entry.torrent_file.string(), note);
+    }
     threads_.spawn(announce(t));
 }
 

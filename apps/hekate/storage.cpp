@@ -1,0 +1,258 @@
+#include "storage.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace hekate {
+
+namespace {
+
+// What pad files read as. Larger than a block (16 KiB) so that a pad range is usually one
+// segment; longer ranges repeat it.
+alignas(4096) const unsigned char kZeros[64 * 1024] = {};
+
+bool is_zeros(const iovec& v) noexcept {
+    const auto* p = static_cast<const unsigned char*>(v.iov_base);
+    return p >= kZeros && p < kZeros + sizeof kZeros;
+}
+
+std::uintptr_t page_size() noexcept {
+    static const std::uintptr_t size = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+}
+
+// The page-aligned range covering a segment.
+std::pair<void*, std::size_t> pages_of(const iovec& v) noexcept {
+    const auto start = reinterpret_cast<std::uintptr_t>(v.iov_base);
+    const std::uintptr_t first = start & ~(page_size() - 1);
+    return {reinterpret_cast<void*>(first), start + v.iov_len - first};
+}
+
+[[noreturn]] void fail_errno(const std::string& path, const char* what, int err) {
+    throw storage_error(path + ": " + what + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+// ---- file_cache::pin ----
+
+file_cache::pin::pin(pin&& other) noexcept
+    : cache_(std::exchange(other.cache_, nullptr)), m_(std::exchange(other.m_, nullptr)) {}
+
+file_cache::pin& file_cache::pin::operator=(pin&& other) noexcept {
+    if (this != &other) {
+        reset();
+        cache_ = std::exchange(other.cache_, nullptr);
+        m_ = std::exchange(other.m_, nullptr);
+    }
+    return *this;
+}
+
+file_cache::pin::~pin() {
+    reset();
+}
+
+void file_cache::pin::reset() noexcept {
+    if (m_) cache_->unpin(m_);
+    m_ = nullptr;
+    cache_ = nullptr;
+}
+
+const unsigned char* file_cache::pin::data() const noexcept {
+    return m_ ? static_cast<const unsigned char*>(m_->addr) : nullptr;
+}
+
+std::size_t file_cache::pin::size() const noexcept {
+    return m_ ? m_->size : 0;
+}
+
+// ---- file_cache ----
+
+file_cache::~file_cache() {
+    for (auto& [path, m] : by_path_)
+        ::munmap(m->addr, m->size);
+}
+
+file_cache::pin file_cache::acquire(const std::filesystem::path& path,
+                                    std::uint64_t expected_size) {
+    const std::string& key = path.native();
+    if (expected_size == 0) throw storage_error(key + ": an empty file has no mapping");
+    if (auto it = by_path_.find(key); it != by_path_.end()) {
+        mapping* m = it->second.get();
+        if (m->size != expected_size) {
+            throw storage_error(key + ": mapped with " + std::to_string(m->size) +
+                                " bytes, the torrent says " + std::to_string(expected_size));
+        }
+        if (m->pins++ == 0) idle_.erase(m->lru);
+        return pin(this, m);
+    }
+
+    const int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail_errno(key, "open", errno);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        fail_errno(key, "fstat", err);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw storage_error(key + ": not a regular file");
+    }
+    // Mapping a file shorter than the torrent says would turn reads past its end into SIGBUS.
+    if (static_cast<std::uint64_t>(st.st_size) != expected_size) {
+        ::close(fd);
+        throw storage_error(key + ": " + std::to_string(st.st_size) +
+                            " bytes on disk, the torrent says " + std::to_string(expected_size));
+    }
+    const std::size_t size = static_cast<std::size_t>(expected_size);
+    void* addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    const int err = errno;
+    ::close(fd);  // the mapping keeps the file; the descriptor is better used by a socket
+    if (addr == MAP_FAILED) fail_errno(key, "mmap", err);
+
+    auto owned = std::make_unique<mapping>();
+    mapping* m = owned.get();
+    m->path = key;
+    m->addr = addr;
+    m->size = size;
+    m->pins = 1;
+    try {
+        by_path_.emplace(key, std::move(owned));
+    } catch (...) {
+        ::munmap(addr, size);
+        throw;
+    }
+    bytes_ += size;
+    enforce_bounds();
+    return pin(this, m);
+}
+
+void file_cache::unpin(mapping* m) noexcept {
+    if (--m->pins != 0) return;
+    m->last_used = clock::now();
+    idle_.push_back(m);
+    m->lru = std::prev(idle_.end());
+    enforce_bounds();
+}
+
+void file_cache::enforce_bounds() noexcept {
+    while ((by_path_.size() > limits_.max_files || bytes_ > limits_.max_bytes) && !idle_.empty()) {
+        unmap(idle_.front());
+    }
+}
+
+std::size_t file_cache::trim(clock::time_point now) {
+    std::size_t released = 0;
+    // idle_ is in order of release, hence of last_used.
+    while (!idle_.empty() && now - idle_.front()->last_used > limits_.max_idle) {
+        unmap(idle_.front());
+        ++released;
+    }
+    return released;
+}
+
+void file_cache::unmap(mapping* m) noexcept {
+    ::munmap(m->addr, m->size);
+    bytes_ -= m->size;
+    if (m->pins == 0) idle_.erase(m->lru);
+    by_path_.erase(by_path_.find(m->path));  // destroys *m
+}
+
+// ---- torrent_storage ----
+
+block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std::uint32_t length) {
+    const std::uint32_t piece_size = meta_.piece_size(piece);
+    if (piece >= meta_.piece_count()) {
+        throw storage_error("piece " + std::to_string(piece) + " out of range (" +
+                            std::to_string(meta_.piece_count()) + " pieces)");
+    }
+    if (length == 0 || std::uint64_t{begin} + length > piece_size) {
+        throw storage_error("block [" + std::to_string(begin) + ", +" + std::to_string(length) +
+                            ") outside piece " + std::to_string(piece) + " of " +
+                            std::to_string(piece_size) + " bytes");
+    }
+
+    block b;
+    b.size_ = length;
+    std::uint64_t pos = std::uint64_t{piece} * meta_.piece_length + begin;
+    std::uint64_t remaining = length;
+    const auto& files = meta_.files;
+    // The last file starting at or before pos; zero-length files are skipped below.
+    auto it = std::upper_bound(files.begin(), files.end(), pos,
+                               [](std::uint64_t p, const file_entry& f) { return p < f.offset; });
+    if (it != files.begin()) --it;
+    for (; remaining > 0; ++it) {
+        if (it == files.end()) throw storage_error("block beyond the torrent's files");
+        const file_entry& f = *it;
+        if (pos >= f.offset + f.length) continue;  // zero-length, or before pos
+        const std::uint64_t within = pos - f.offset;
+        const std::uint64_t n = std::min(remaining, f.length - within);
+        if (f.padding) {
+            for (std::uint64_t left = n; left > 0;) {
+                const std::size_t k =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(left, sizeof kZeros));
+                b.segments_.push_back({const_cast<unsigned char*>(kZeros), k});
+                left -= k;
+            }
+        } else {
+            file_cache::pin p = cache_.acquire(root_ / f.path, f.length);
+            b.segments_.push_back(
+                {const_cast<unsigned char*>(p.data()) + within, static_cast<std::size_t>(n)});
+            b.pins_.push_back(std::move(p));
+        }
+        pos += n;
+        remaining -= n;
+    }
+    return b;
+}
+
+// ---- block helpers ----
+
+void prefetch(const block& b) noexcept {
+    for (const iovec& v : b.segments()) {
+        if (is_zeros(v)) continue;
+        auto [addr, len] = pages_of(v);
+        ::madvise(addr, len, MADV_WILLNEED);  // advice only: failure changes nothing
+    }
+}
+
+bool in_core(const block& b) {
+    // Asked before every block sent: a stack array, a few pages at a time, no allocation.
+    unsigned char resident[64];
+    const std::size_t page = page_size();
+    for (const iovec& v : b.segments()) {
+        if (is_zeros(v)) continue;
+        auto [addr, len] = pages_of(v);
+        auto* at = static_cast<unsigned char*>(addr);
+        for (std::size_t left = len; left > 0;) {
+            std::size_t chunk = std::min(left, sizeof resident * page);
+            if (::mincore(at, chunk, resident) != 0) return false;
+            for (std::size_t i = 0; i < (chunk + page - 1) / page; ++i) {
+                if (!(resident[i] & 1)) return false;
+            }
+            at += chunk;
+            left -= chunk;
+        }
+    }
+    return true;
+}
+
+std::size_t copy_to(const block& b, std::span<unsigned char> dst) {
+    if (dst.size() < b.size()) throw storage_error("copy_to: destination too small");
+    std::size_t at = 0;
+    for (const iovec& v : b.segments()) {
+        std::memcpy(dst.data() + at, v.iov_base, v.iov_len);
+        at += v.iov_len;
+    }
+    return at;
+}
+
+}  // namespace hekate
