@@ -12,10 +12,17 @@
 namespace hekate {
 
 struct endpoint {
-    sockaddr_storage storage{};
+    // Big enough for IPv6, not sockaddr_storage's 128 bytes: several copies live in every
+    // connected peer's frames, and a peer must cost little.
+    union address_storage {
+        sockaddr any;
+        sockaddr_in v4;
+        sockaddr_in6 v6;
+    };
+    address_storage storage{};
     socklen_t length = 0;
 
-    int family() const noexcept { return storage.ss_family; }
+    int family() const noexcept { return storage.any.sa_family; }
     const sockaddr* address() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
     std::uint16_t port() const noexcept;
     // "1.2.3.4:6881" or "[::1]:6881".

@@ -415,7 +415,9 @@ cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
         cpc::close(fd);
         co_return;
     }
-    co_await session(fd, remote, std::move(t), *theirs);
+    // The session is a thread of its own, so that this frame (and its handshake buffer) is
+    // freed now rather than held as long as the peer stays.
+    threads_.spawn(session(fd, remote, std::move(t), *theirs));
 }
 
 cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
