@@ -53,8 +53,12 @@ public:
     std::uint64_t uploaded() const noexcept { return uploaded_; }
 
 private:
+    static constexpr std::size_t max_batch_blocks = 16;
+    static constexpr std::uint64_t max_batch_bytes = 256 * 1024;
+
     cpc::task<void> write_loop();
-    cpc::task<bool> send_block(const wire::block_request& r);
+    // Sends the oldest queued requests, up to a batch, in one writev.
+    cpc::task<bool> send_blocks();
     cpc::task<bool> flush_outbox();
     // Frames and handles what was read; false when the connection must close.
     bool consume(const char* data, std::size_t n);

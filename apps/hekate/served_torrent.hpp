@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "announcer.hpp"
 #include "catalog.hpp"
@@ -38,6 +39,7 @@ public:
     std::unique_ptr<announcer> tracker_client;  // null without trackers or with -t
     cpc::condvar stop_announcing;
     bool announcing = false;  // its announcer thread is running
+    std::string reported_tracker_error;  // the last one printed, so each is printed once
     bool removed = false;     // dropped by a rescan or shutdown: peers leave
 };
 

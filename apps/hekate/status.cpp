@@ -74,6 +74,13 @@ void server::print_statistics() {
         choker_.connected(), choker_.unchoked(), choker_.waiting(),
         human_bytes(static_cast<double>(totals_.uploaded)), human_bytes(totals_.rate));
     for (const auto& [key, t] : torrents_) {
+        if (t->tracker_client) {
+            const std::string& error = t->tracker_client->status().last_error;
+            if (error != t->reported_tracker_error) {
+                log(log_level::info, "  {}: tracker: {}", t->meta().name, error);
+                t->reported_tracker_error = error;
+            }
+        }
         if (t->counters.peers == 0 && t->counters.rate == 0) continue;
         log(log_level::info, "  {}: {} peers, sent {} ({}/s)", t->meta().name, t->counters.peers,
             human_bytes(static_cast<double>(t->counters.uploaded)),
