@@ -368,7 +368,11 @@ cpc::task<bool> peer_connection::send_blocks() {
     };
     std::vector<outgoing> batch;
     std::uint64_t bytes = 0;
-    while (!requests_.empty() && batch.size() < max_batch_blocks && bytes < max_batch_bytes) {
+    // Under an upload limit, a batch is no larger than the limiter's burst.
+    token_bucket* limiter = server_.upload_limiter();
+    const std::uint64_t max_bytes =
+        limiter ? std::max<std::uint64_t>(limiter->burst(), 1) : max_batch_bytes;
+    while (!requests_.empty() && batch.size() < max_batch_blocks && bytes < max_bytes) {
         wire::block_request r = requests_.pop();
         try {
             batch.push_back({r, torrent_->storage.read_block(r.piece, r.begin, r.length),
@@ -380,28 +384,33 @@ cpc::task<bool> peer_connection::send_blocks() {
         }
         bytes += r.length;
     }
-    auto resident = [&batch] {
-        return std::all_of(batch.begin(), batch.end(),
-                           [](const outgoing& o) { return in_core(o.data); });
-    };
+    std::vector<iovec> data;
+    for (const outgoing& o : batch) {
+        data.insert(data.end(), o.data.segments().begin(), o.data.segments().end());
+    }
     // The paper's Figure 3: prefetch, yield, check; yield again; only if the pages are still
     // not in memory, write from a pool thread, so a cold disk stalls only this peer.
     bool cold = false;
-    if (!resident()) {
-        for (const outgoing& o : batch) prefetch(o.data);
+    if (!in_core(data)) {
+        prefetch(data);
         co_await cpc::yield();
-        if (!resident()) {
+        if (!in_core(data)) {
             co_await cpc::yield();
-            cold = !resident();
+            cold = !in_core(data);
         }
     }
-    if (closing_) co_return false;
-    if (token_bucket* limiter = server_.upload_limiter()) {
+    if (limiter) {
         std::int64_t wait = limiter->reserve(bytes, loop_now());
         if (wait > 0) {
             bool slept = co_await cpc::sleep(std::chrono::nanoseconds(wait), &interrupt_);
             if (!slept) co_return false;
         }
+    }
+    if (closing_) co_return false;
+    // A CHOKE queued while this thread waited discarded the queue; these blocks go with it.
+    if (!unchoked_) {
+        for (const outgoing& o : batch) reject(o.request);
+        co_return true;
     }
     std::vector<iovec> iov;
     // Control messages queued meanwhile (a CHOKE, a REJECT) go out in the same call.

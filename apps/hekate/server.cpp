@@ -99,10 +99,10 @@ server::server(server_config config)
       choker_(config_.choking),
       scratch_(256 * 1024) {
     if (config_.upload_limit != 0) {
-        // A burst of a few blocks lets an idle link start at once without exceeding the
-        // rate over any second.
+        // A tenth of a second's worth, at least one block, lets an idle link start at once
+        // without exceeding the rate over any second.
         limiter_.emplace(config_.upload_limit,
-                         std::max<std::uint64_t>(config_.upload_limit / 10, 4 * wire::max_block));
+                         std::max<std::uint64_t>(config_.upload_limit / 10, 16 * 1024));
     }
 }
 
@@ -251,8 +251,10 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
 
 cpc::task<void> server::announce(std::shared_ptr<served_torrent> t) {
     t->announcing = true;
+    ++announcers_running_;
     co_await t->tracker_client->run(t->stop_announcing, &t->removed);
     t->announcing = false;
+    if (--announcers_running_ == 0) announcers_done_.signal_all();
 }
 
 bool server::connected_to(const served_torrent& t, const endpoint& e) const {
@@ -511,7 +513,7 @@ cpc::task<int> server::run() {
     std::unique_ptr<builtin_tracker> tracker;
     if (tracker_fd_ >= 0) {
         tracker = std::make_unique<builtin_tracker>();
-        threads_.spawn(tracker->serve(tracker_fd_, stop_, &stopping_));
+        threads_.spawn(tracker->serve(tracker_fd_, tracker_stop_, &tracker_stopping_));
     }
     if (status_fd_ >= 0) threads_.spawn(status_loop(status_fd_));
     for (const endpoint& e : config_.peers) threads_.spawn(keep_dialling(e));
@@ -524,6 +526,10 @@ cpc::task<int> server::run() {
         t->stop_announcing.signal_all();
     }
     for (auto& [key, p] : peers_) p->kill();
+    // The built-in tracker serves until the torrents' own `stopped` announces have reached it.
+    while (announcers_running_ > 0) co_await announcers_done_.wait();
+    tracker_stopping_ = true;
+    tracker_stop_.signal_all();
     co_await threads_.join();
     torrents_.clear();
     for (listener& l : listeners_) cpc::close(std::exchange(l.fd, -1));

@@ -153,6 +153,10 @@ private:
     bool rescan_requested_ = false;
     cpc::condvar stop_;      // interrupts every long wait of the server's own threads
     cpc::condvar wake_tick_;  // rescan requests
+    std::size_t announcers_running_ = 0;
+    cpc::condvar announcers_done_;
+    bool tracker_stopping_ = false;  // the built-in tracker stops after the announcers
+    cpc::condvar tracker_stop_;
     cpc::task_group threads_;
     friend class peer_connection;
 };

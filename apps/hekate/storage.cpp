@@ -216,34 +216,62 @@ block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std:
 
 // ---- block helpers ----
 
-void prefetch(const block& b) noexcept {
-    for (const iovec& v : b.segments()) {
-        if (is_zeros(v)) continue;
+namespace {
+
+// Calls f(first, end) for the page-aligned runs under the segments' file bytes, merging a
+// segment into the run before it when their pages touch: consecutive blocks of a piece make
+// one run, so a batch of them costs one system call, not one per block.
+template <class F>
+bool for_each_page_run(std::span<const iovec> segments, F f) {
+    const std::uintptr_t page = page_size();
+    std::uintptr_t run_start = 0;
+    std::uintptr_t run_end = 0;
+    for (const iovec& v : segments) {
+        if (is_zeros(v) || v.iov_len == 0) continue;
         auto [addr, len] = pages_of(v);
-        ::madvise(addr, len, MADV_WILLNEED);  // advice only: failure changes nothing
+        const auto start = reinterpret_cast<std::uintptr_t>(addr);
+        const std::uintptr_t end = (start + len + page - 1) & ~(page - 1);
+        if (run_end != 0 && start >= run_start && start <= run_end) {
+            run_end = std::max(run_end, end);
+            continue;
+        }
+        if (run_end != 0 && !f(run_start, run_end)) return false;
+        run_start = start;
+        run_end = end;
     }
+    return run_end == 0 || f(run_start, run_end);
 }
 
-bool in_core(const block& b) {
-    // Asked before every block sent: a stack array, a few pages at a time, no allocation.
-    unsigned char resident[64];
-    const std::size_t page = page_size();
-    for (const iovec& v : b.segments()) {
-        if (is_zeros(v)) continue;
-        auto [addr, len] = pages_of(v);
-        auto* at = static_cast<unsigned char*>(addr);
-        for (std::size_t left = len; left > 0;) {
-            std::size_t chunk = std::min(left, sizeof resident * page);
-            if (::mincore(at, chunk, resident) != 0) return false;
-            for (std::size_t i = 0; i < (chunk + page - 1) / page; ++i) {
+}  // namespace
+
+void prefetch(std::span<const iovec> segments) noexcept {
+    for_each_page_run(segments, [](std::uintptr_t first, std::uintptr_t end) {
+        // Advice only: failure changes nothing.
+        ::madvise(reinterpret_cast<void*>(first), end - first, MADV_WILLNEED);
+        return true;
+    });
+}
+
+bool in_core(std::span<const iovec> segments) {
+    // Asked before every batch sent: a stack array, a few pages at a time, no allocation.
+    return for_each_page_run(segments, [](std::uintptr_t first, std::uintptr_t end) {
+        unsigned char resident[64];
+        const std::uintptr_t page = page_size();
+        for (std::uintptr_t at = first; at < end;) {
+            const std::uintptr_t chunk = std::min<std::uintptr_t>(end - at, sizeof resident * page);
+            if (::mincore(reinterpret_cast<void*>(at), chunk, resident) != 0) return false;
+            for (std::size_t i = 0; i < chunk / page; ++i) {
                 if (!(resident[i] & 1)) return false;
             }
             at += chunk;
-            left -= chunk;
         }
-    }
-    return true;
+        return true;
+    });
 }
+
+void prefetch(const block& b) noexcept { prefetch(b.segments()); }
+
+bool in_core(const block& b) { return in_core(b.segments()); }
 
 std::size_t copy_to(const block& b, std::span<unsigned char> dst) {
     if (dst.size() < b.size()) throw storage_error("copy_to: destination too small");

@@ -153,6 +153,10 @@ class torrent_storage {
 // Asks the kernel to read the block's file pages in ahead (madvise MADV_WILLNEED), so that a
 // later send does not block the loop on the disk.
 void prefetch(const block& b) noexcept;
+// The same for the data segments of several blocks (sent in one batch): consecutive blocks
+// of a piece are checked with one system call.
+void prefetch(std::span<const iovec> segments) noexcept;
+bool in_core(std::span<const iovec> segments);
 // True when every file page of the block is in memory (mincore): sending it will not block.
 bool in_core(const block& b);
 // Copies the block's bytes to dst (at least b.size() bytes long); returns b.size().

@@ -92,14 +92,15 @@ def wait_until(predicate, timeout, step=0.1):
 class Hekate:
     """A hekate process on HEKATE_ADDRESS, stopped by PID."""
 
-    def __init__(self, binary, directories, args=(), log_path=None, bind=HEKATE_ADDRESS):
+    def __init__(self, binary, directories, args=(), log_path=None, bind=HEKATE_ADDRESS,
+                 popen_kwargs=None):
         """bind=None: hekate listens on every address, IPv4 and IPv6."""
         self.port = free_port(bind or "0.0.0.0")
         self.log_path = log_path or os.path.join(str(directories[0]), "hekate.log")
         self.log = open(self.log_path, "w")
         where = ["--bind", bind] if bind else []
         cmd = [binary, *where, "-p", str(self.port), *args, *map(str, directories)]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, **(popen_kwargs or {}))
         if not wait_until(lambda: "startup:" in self.output() or self.proc.poll() is not None, 20):
             raise RuntimeError("hekate did not start:\n" + self.output())
         if self.proc.poll() is not None:
@@ -149,6 +150,15 @@ import tempfile
 import traceback
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies (a ctest timeout kills the
+    script, which then cannot stop its processes itself)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class TestFailure(Exception):
     """A check failed: the message says which, the logs say why."""
 
@@ -188,7 +198,7 @@ def tree_differences(expected, actual, skip_empty=False):
     return problems
 
 
-def tail(path, lines=40):
+def tail(path, lines=60):
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
@@ -254,20 +264,27 @@ class Scenario:
             raise TestFailure(message)
 
     def seed(self, announce=None, piece_kib=32):
-        """The awkward content and its torrent in <root>/seed, where hekate finds them.
-        Returns (content folder, torrent path). 32 KiB pieces (mktorrent 1.1 refuses smaller
-        ones): 23 pieces, the last one odd, files across piece boundaries."""
+        """The awkward content and its torrent in <root>/seed, where hekate finds them, and an
+        independent copy of the same bytes in <root>/expected (make_content is deterministic):
+        downloads are compared with that copy, not with the files hekate serves, so a seeder
+        that serves (or damages) wrong bytes fails the test. 32 KiB pieces (mktorrent 1.1
+        refuses smaller ones): 23 pieces, the last one odd, files across piece boundaries.
+        Returns (expected folder, torrent path); the served copy is self.seed_content."""
         seed_dir = self.dir("seed")
         content = make_content(seed_dir)
         torrent = make_torrent(content, os.path.join(seed_dir, os.path.basename(content) + ".torrent"),
                                announce=announce, piece_kib=piece_kib)
-        return content, torrent
+        expected = make_content(self.dir("expected"))
+        self.check(not tree_differences(content, expected), "make_content is not deterministic")
+        self.seed_content = content
+        return expected, torrent
 
     def start_hekate(self, args=(), directories=None, debug=4):
         log_path = os.path.join(self.root, "hekate.log")
         self.logs.append(("hekate", log_path))
         self.hekate = Hekate(self.binary, directories or [self.dir("seed")],
-                             args=["-d", str(debug), *args], log_path=log_path)
+                             args=["-d", str(debug), *args], log_path=log_path,
+                             popen_kwargs={"preexec_fn": die_with_parent})
         self.procs.append(("hekate", self.hekate.proc))
         self.note("hekate pid %d on %s:%d" % (self.hekate.proc.pid, HEKATE_ADDRESS, self.hekate.port))
         return self.hekate
@@ -279,6 +296,7 @@ class Scenario:
         out = open(out_path, "ab")
         kwargs.setdefault("env", self.env)
         kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("preexec_fn", die_with_parent)
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, **kwargs)
         out.close()
         self.procs.append((label, proc))
@@ -332,6 +350,10 @@ class Scenario:
         self.check(status == 0, "hekate did not exit cleanly on SIGTERM (status %s)" % status)
 
     def run(self, body):
+        def terminated(signum, frame):
+            raise TestFailure("terminated by signal %d" % signum)
+
+        signal.signal(signal.SIGTERM, terminated)
         code = 0
         try:
             body(self)
@@ -414,3 +436,50 @@ class LibtorrentSession:
             self.session.pause()
             del self.session
             self.log.close()
+
+
+def info_hash_hex(torrent_path):
+    """The v1 info-hash, computed from the .torrent's bytes without libtorrent."""
+    data = open(torrent_path, "rb").read()
+
+    def skip(i):
+        c = data[i:i + 1]
+        if c == b"i":
+            return data.index(b"e", i) + 1
+        if c in (b"l", b"d"):
+            i += 1
+            while data[i:i + 1] != b"e":
+                i = skip(i)
+            return i + 1
+        colon = data.index(b":", i)
+        return colon + 1 + int(data[i:colon])
+
+    assert data[:1] == b"d"
+    i = 1
+    while data[i:i + 1] != b"e":
+        key_end = skip(i)
+        key = data[data.index(b":", i) + 1:key_end]
+        value_end = skip(key_end)
+        if key == b"info":
+            return hashlib.sha1(data[key_end:value_end]).hexdigest()
+        i = value_end
+    raise ValueError("no info dictionary in " + torrent_path)
+
+
+def tcp_listening(address, port):
+    """True when some process listens on address:port (IPv4, or IPv4-mapped on an IPv6 socket
+    as rtorrent does), read from /proc/net/tcp*: no connection is made, so the client sees
+    nothing."""
+    v4 = "".join("%02X" % int(b) for b in reversed(address.split(".")))
+    wanted = {"%s:%04X" % (a, port) for a in
+              (v4, "00000000", "0000000000000000FFFF0000" + v4, "0" * 32)}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    if fields[3] == "0A" and fields[1] in wanted:
+                        return True
+        except OSError:
+            pass
+    return False
