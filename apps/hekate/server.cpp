@@ -365,12 +365,10 @@ cpc::task<void> server::accept_loop(listener l) {
             break;
         }
         if (!a) {
-            if (a.error == std::errc::too_many_files_open ||
-                a.error == std::errc::too_many_files_open_in_system) {
-                // Out of descriptors: let connections end before accepting more.
-                log_error("accept on {}: {}", l.address.to_string(), a.error.message());
-                co_await cpc::sleep(std::chrono::milliseconds(100), &stop_);
-            }
+            // Out of descriptors (or any other failure): let connections end before accepting
+            // more, rather than retrying in a loop that never lets them.
+            log_error("accept on {}: {}", l.address.to_string(), a.error.message());
+            co_await cpc::sleep(std::chrono::milliseconds(100), &stop_);
             continue;
         }
         ++totals_.connections_accepted;
