@@ -24,7 +24,7 @@ const value* value::find(std::string_view key) const noexcept {
 namespace {
 
 class parser {
-public:
+  public:
     parser(std::string_view in, limits lim) : in_(in), lim_(lim) {}
 
     value parse_value(std::size_t depth) {
@@ -41,14 +41,16 @@ public:
         } else if (c == 'l') {
             ++pos_;
             list items;
-            while (peek() != 'e') items.push_back(parse_value(depth + 1));
+            while (peek() != 'e')
+                items.push_back(parse_value(depth + 1));
             ++pos_;
             v.data = std::move(items);
         } else if (c == 'd') {
             ++pos_;
             dict items;
             while (peek() != 'e') {
-                if (in_[pos_] < '0' || in_[pos_] > '9') throw error("dictionary key is not a string", pos_);
+                if (in_[pos_] < '0' || in_[pos_] > '9')
+                    throw error("dictionary key is not a string", pos_);
                 std::string_view key = parse_string();
                 items.emplace_back(key, parse_value(depth + 1));
             }
@@ -63,7 +65,7 @@ public:
 
     std::size_t position() const noexcept { return pos_; }
 
-private:
+  private:
     static std::string printable(char c) {
         if (c >= 0x20 && c < 0x7f) return std::string(1, c);
         static const char hex[] = "0123456789abcdef";
@@ -88,7 +90,8 @@ private:
         for (char d : magnitude) {
             if (d < '0' || d > '9') throw error("invalid integer", start);
         }
-        if (magnitude.size() > 1 && magnitude[0] == '0') throw error("integer with leading zero", start);
+        if (magnitude.size() > 1 && magnitude[0] == '0')
+            throw error("integer with leading zero", start);
         if (negative && magnitude == "0") throw error("negative zero", start);
         std::int64_t v = 0;
         auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
@@ -103,7 +106,8 @@ private:
         std::size_t start = pos_;
         std::int64_t len = parse_integer(':');
         if (len < 0) throw error("negative string length", start);
-        if (static_cast<std::uint64_t>(len) > in_.size() - pos_) throw error("truncated string", start);
+        if (static_cast<std::uint64_t>(len) > in_.size() - pos_)
+            throw error("truncated string", start);
         std::string_view s = in_.substr(pos_, static_cast<std::size_t>(len));
         pos_ += static_cast<std::size_t>(len);
         return s;

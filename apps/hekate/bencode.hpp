@@ -21,12 +21,12 @@
 namespace hekate::bencode {
 
 class error : public std::runtime_error {
-public:
+  public:
     error(const std::string& what, std::size_t offset)
         : std::runtime_error(what + " at byte " + std::to_string(offset)), offset_(offset) {}
     std::size_t offset() const noexcept { return offset_; }
 
-private:
+  private:
     std::size_t offset_;
 };
 
@@ -77,7 +77,7 @@ value parse_prefix(std::string_view input, std::size_t& consumed, limits lim = {
 
 // Appends bencode to a string. The caller writes dict keys in sorted order.
 class writer {
-public:
+  public:
     writer& integer(std::int64_t v);
     writer& string(std::string_view s);
     writer& begin_list() {
@@ -100,7 +100,7 @@ public:
     const std::string& str() const noexcept { return out_; }
     std::string take() noexcept { return std::move(out_); }
 
-private:
+  private:
     std::string out_;
 };
 

@@ -18,7 +18,8 @@ std::uint16_t endpoint::port() const noexcept {
 std::string endpoint::host() const {
     char buf[INET6_ADDRSTRLEN] = {};
     if (family() == AF_INET) {
-        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf, sizeof buf);
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, buf,
+                  sizeof buf);
     } else if (family() == AF_INET6) {
         inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, buf,
                   sizeof buf);

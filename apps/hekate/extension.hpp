@@ -16,10 +16,10 @@ constexpr std::uint32_t metadata_piece_size = 16 * 1024;
 
 struct our_handshake {
     std::uint32_t metadata_size = 0;
-    std::uint32_t reqq = 0;          // requests hekate queues per peer
+    std::uint32_t reqq = 0;  // requests hekate queues per peer
     std::uint16_t listen_port = 0;
-    std::string version;             // "v"
-    std::string their_address;       // "yourip": 4 or 16 bytes, or empty
+    std::string version;        // "v"
+    std::string their_address;  // "yourip": 4 or 16 bytes, or empty
 };
 // The payload of hekate's extended handshake (after the extended id byte).
 std::string encode_handshake(const our_handshake& h);

@@ -14,7 +14,9 @@ enum class log_level : int { quiet = 0, info = 1, connections = 2, protocol = 3,
 
 inline log_level g_log_level = log_level::info;
 
-inline bool log_enabled(log_level l) noexcept { return l <= g_log_level && l != log_level::quiet; }
+inline bool log_enabled(log_level l) noexcept {
+    return l <= g_log_level && l != log_level::quiet;
+}
 
 template <class... Args>
 void log(log_level l, fmt::format_string<Args...> f, Args&&... args) {

@@ -55,8 +55,8 @@ cpc::task<void> run_server(hekate::server& srv, int& status, cpc::condvar& done,
     done.signal_all();
 }
 
-cpc::task<void> watch_signals(cpc::signal_watch& signals, hekate::server& srv,
-                              cpc::condvar& done, const bool& ended) {
+cpc::task<void> watch_signals(cpc::signal_watch& signals, hekate::server& srv, cpc::condvar& done,
+                              const bool& ended) {
     while (!ended) {
         int sig = co_await signals.next(&done);
         if (sig == SIGHUP) {
@@ -93,12 +93,14 @@ int main(int argc, char** argv) {
     app.add_option("--max-peers", max_peers, "peers connected at most (default 10 x N)");
     app.add_option("-C,--credit", credit, "bytes a peer may download per unchoke (K, M, G)")
         ->capture_default_str();
-    app.add_option("--upload-limit", upload_limit, "bytes per second in all, 0 = no limit (K, M, G)")
+    app.add_option("--upload-limit", upload_limit,
+                   "bytes per second in all, 0 = no limit (K, M, G)")
         ->capture_default_str();
     app.add_flag("-t,--no-trackers", no_trackers, "announce to no tracker");
     app.add_flag("-4,--ipv4-only", only4, "IPv4 only");
     app.add_flag("-6,--ipv6-only", only6, "IPv6 only");
-    app.add_option("-d,--debug", level, "0 quiet, 1 statistics, 2 connections, 3 protocol, 4 messages")
+    app.add_option("-d,--debug", level,
+                   "0 quiet, 1 statistics, 2 connections, 3 protocol, 4 messages")
         ->check(CLI::Range(0, 4))
         ->capture_default_str();
     app.add_flag("--verify", config.verify, "check every piece against its hash before serving");
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
     config.ipv6 = !only4;
     config.trackers = !no_trackers;
     config.choking.max_peers = max_peers != 0 ? max_peers : 10 * config.choking.max_unchoked;
-    for (const std::string& d : dirs) config.directories.emplace_back(d);
+    for (const std::string& d : dirs)
+        config.directories.emplace_back(d);
     if (!bind.empty()) {
         config.bind = hekate::endpoint::from_host(bind, 0);
         if (!config.bind) {

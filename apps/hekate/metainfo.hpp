@@ -25,7 +25,7 @@ using info_hash = sha1_digest;
 std::string to_hex(const sha1_digest& d);
 
 class metainfo_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

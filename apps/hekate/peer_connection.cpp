@@ -19,7 +19,9 @@ namespace hekate {
 
 namespace {
 
-std::int64_t loop_now() { return cpc::loop::current()->now(); }
+std::int64_t loop_now() {
+    return cpc::loop::current()->now();
+}
 
 }  // namespace
 
@@ -30,7 +32,6 @@ peer_connection::peer_connection(server& srv, int fd, endpoint remote,
       fd_(fd),
       remote_(remote),
       torrent_(std::move(t)),
-      their_id_(theirs.id),
       key_(key),
       fast_(theirs.supports_fast()),
       extensions_(theirs.supports_extensions()),
@@ -138,7 +139,8 @@ cpc::task<void> peer_connection::run() {
         }
     }
     kill();
-    while (!writer_done_) co_await writer_exit_.wait();
+    while (!writer_done_)
+        co_await writer_exit_.wait();
 }
 
 bool peer_connection::consume(const char* data, std::size_t n) {
@@ -222,7 +224,8 @@ bool peer_connection::handle(std::uint8_t id, std::string_view payload) {
                 return false;
             }
             std::uint64_t count = 0;
-            for (char c : payload) count += static_cast<unsigned>(__builtin_popcount(static_cast<std::uint8_t>(c)));
+            for (char c : payload)
+                count += static_cast<unsigned>(__builtin_popcount(static_cast<std::uint8_t>(c)));
             pieces_announced_ = 0;  // a second bitfield replaces the first
             note_pieces(count);
             return true;
@@ -244,16 +247,14 @@ bool peer_connection::handle_request(std::string_view payload) {
     auto r = wire::parse_block_request(payload);
     const metainfo& meta = torrent_->meta();
     if (!r || r->piece >= meta.piece_count() || r->length == 0 || r->length > wire::max_block ||
-        r->begin >= meta.piece_size(r->piece) ||
-        r->length > meta.piece_size(r->piece) - r->begin) {
+        r->begin >= meta.piece_size(r->piece) || r->length > meta.piece_size(r->piece) - r->begin) {
         log(log_level::connections, "{}: invalid REQUEST, closing", remote_.to_string());
         return false;
     }
     if (!unchoked_) {
         // Requests sent before our CHOKE arrived are normal; a stream of them is not.
         if (++requests_while_choked_ > server_.config().max_queued_requests) {
-            log(log_level::connections, "{}: requests while choked, closing",
-                remote_.to_string());
+            log(log_level::connections, "{}: requests while choked, closing", remote_.to_string());
             return false;
         }
         reject(*r);
@@ -290,8 +291,7 @@ bool peer_connection::handle_extended(std::string_view payload) {
     if (sub == extension::handshake_id) {
         auto h = extension::parse_handshake(body);
         if (!h) {
-            log(log_level::connections, "{}: bad extended handshake, closing",
-                remote_.to_string());
+            log(log_level::connections, "{}: bad extended handshake, closing", remote_.to_string());
             return false;
         }
         their_ut_metadata_ = h->ut_metadata;
@@ -309,9 +309,9 @@ bool peer_connection::handle_extended(std::string_view payload) {
             return true;
         }
         std::string reply;
-        wire::append_extended(reply, their_ut_metadata_,
-                              extension::encode_metadata_reply(torrent_->meta().info_bytes,
-                                                               m->piece));
+        wire::append_extended(
+            reply, their_ut_metadata_,
+            extension::encode_metadata_reply(torrent_->meta().info_bytes, m->piece));
         queue_message(reply);
         return true;
     }
@@ -326,7 +326,7 @@ cpc::task<bool> peer_connection::flush_outbox() {
     auto r = co_await cpc::with_timeout(server_.config().write_timeout,
                                         cpc::write(fd_, out.data(), out.size(), &interrupt_));
     last_sent_ns_ = loop_now();
-    co_return r && *r;
+    co_return r&&* r;
 }
 
 cpc::task<void> peer_connection::write_loop() {
@@ -409,7 +409,8 @@ cpc::task<bool> peer_connection::send_blocks() {
     if (closing_) co_return false;
     // A CHOKE queued while this thread waited discarded the queue; these blocks go with it.
     if (!unchoked_) {
-        for (const outgoing& o : batch) reject(o.request);
+        for (const outgoing& o : batch)
+            reject(o.request);
         co_return true;
     }
     std::vector<iovec> iov;
@@ -431,9 +432,9 @@ cpc::task<bool> peer_connection::send_blocks() {
             co_await cpc::attach(home);
             ok = static_cast<bool>(w);
         } else {
-            auto w = co_await cpc::with_timeout(
-                server_.config().write_timeout,
-                cpc::writev(fd_, iov.data() + done, count, &interrupt_));
+            auto w =
+                co_await cpc::with_timeout(server_.config().write_timeout,
+                                           cpc::writev(fd_, iov.data() + done, count, &interrupt_));
             ok = w && *w;
         }
         done += static_cast<std::size_t>(count);

@@ -28,7 +28,7 @@ namespace hekate {
 class server;
 
 class peer_connection {
-public:
+  public:
     peer_connection(server& srv, int fd, endpoint remote, std::shared_ptr<served_torrent> t,
                     const wire::handshake& theirs, peer_key key);
     peer_connection(const peer_connection&) = delete;
@@ -47,12 +47,11 @@ public:
     peer_key key() const noexcept { return key_; }
     const endpoint& remote() const noexcept { return remote_; }
     served_torrent& torrent() noexcept { return *torrent_; }
-    const wire::peer_id& id() const noexcept { return their_id_; }
     // The peer said it has every piece (or wants nothing more): no reason to dial it again.
     bool complete() const noexcept { return complete_; }
     std::uint64_t uploaded() const noexcept { return uploaded_; }
 
-private:
+  private:
     static constexpr std::size_t max_batch_blocks = 16;
     static constexpr std::uint64_t max_batch_bytes = 256 * 1024;
 
@@ -74,7 +73,6 @@ private:
     int fd_;
     endpoint remote_;
     std::shared_ptr<served_torrent> torrent_;
-    wire::peer_id their_id_;
     peer_key key_;
     bool fast_;
     bool extensions_;

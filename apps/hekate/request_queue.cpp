@@ -7,7 +7,8 @@ namespace hekate {
 void request_queue::grow() {
     std::size_t capacity = capacity_ == 0 ? 8 : capacity_ * 2;
     auto ring = std::make_unique<wire::block_request[]>(capacity);
-    for (std::size_t i = 0; i < size_; ++i) ring[i] = ring_[(head_ + i) & (capacity_ - 1)];
+    for (std::size_t i = 0; i < size_; ++i)
+        ring[i] = ring_[(head_ + i) & (capacity_ - 1)];
     ring_ = std::move(ring);
     capacity_ = capacity;
     head_ = 0;

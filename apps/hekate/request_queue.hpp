@@ -16,7 +16,7 @@
 namespace hekate {
 
 class request_queue {
-public:
+  public:
     explicit request_queue(std::size_t bound) : bound_(bound) {}
 
     std::size_t size() const noexcept { return size_; }
@@ -32,10 +32,11 @@ public:
     // Empties the queue, calling f on each request in order (e.g. to reject it).
     template <class F>
     void drain(F&& f) {
-        while (!empty()) f(pop());
+        while (!empty())
+            f(pop());
     }
 
-private:
+  private:
     void grow();
 
     std::unique_ptr<wire::block_request[]> ring_;

@@ -25,7 +25,7 @@ struct torrent_counters {
 };
 
 class served_torrent {
-public:
+  public:
     served_torrent(torrent_entry e, file_cache& cache)
         : entry(std::move(e)), storage(entry.meta, entry.data_root, cache) {}
     served_torrent(const served_torrent&) = delete;
@@ -38,9 +38,8 @@ public:
     torrent_counters counters;
     std::unique_ptr<announcer> tracker_client;  // null without trackers or with -t
     cpc::condvar stop_announcing;
-    bool announcing = false;  // its announcer thread is running
     std::string reported_tracker_error;  // the last one printed, so each is printed once
-    bool removed = false;     // dropped by a rescan or shutdown: peers leave
+    bool removed = false;                // dropped by a rescan or shutdown: peers leave
 };
 
 }  // namespace hekate

@@ -9,11 +9,11 @@
 #include <random>
 #include <system_error>
 
+#include "builtin_tracker.hpp"
 #include "cpc/io.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/sleep.hpp"
 #include "cpc/with_timeout.hpp"
-#include "builtin_tracker.hpp"
 #include "log.hpp"
 #include "peer_connection.hpp"
 #include "verify.hpp"
@@ -164,7 +164,8 @@ std::shared_ptr<served_torrent> server::find(const info_hash& h) const {
 
 void server::load_torrents(bool first) {
     scan_report report = scan_directories(config_.directories);
-    for (const std::string& e : report.errors) log_error("skipped {}", e);
+    for (const std::string& e : report.errors)
+        log_error("skipped {}", e);
     std::unordered_map<std::string, bool> seen;
     std::size_t added = 0;
     for (torrent_entry& entry : report.loaded) {
@@ -186,9 +187,10 @@ void server::load_torrents(bool first) {
     for (const auto& [key, t] : torrents_) {
         if (!seen.count(key)) gone.push_back(t->meta().hash);
     }
-    for (const info_hash& h : gone) remove_torrent(h);
-    log(log_level::info, "{}: {} torrents found, {} new, {} dropped",
-        first ? "startup" : "rescan", report.loaded.size(), added, gone.size());
+    for (const info_hash& h : gone)
+        remove_torrent(h);
+    log(log_level::info, "{}: {} torrents found, {} new, {} dropped", first ? "startup" : "rescan",
+        report.loaded.size(), added, gone.size());
 }
 
 cpc::task<void> server::verify_then_serve(torrent_entry entry) {
@@ -239,7 +241,9 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
     std::weak_ptr<served_torrent> weak = t;
     t->tracker_client = std::make_unique<announcer>(
         t->meta(), id,
-        [raw] { return transfer_totals{raw->counters.uploaded, 0, 0}; },
+        [raw] {
+            return transfer_totals{raw->counters.uploaded, 0, 0};
+        },
         [this, weak](const std::vector<endpoint>& peers) {
             if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
         });
@@ -250,10 +254,8 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
 }
 
 cpc::task<void> server::announce(std::shared_ptr<served_torrent> t) {
-    t->announcing = true;
     ++announcers_running_;
     co_await t->tracker_client->run(t->stop_announcing, &t->removed);
-    t->announcing = false;
     if (--announcers_running_ == 0) announcers_done_.signal_all();
 }
 
@@ -390,8 +392,7 @@ cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
     std::shared_ptr<served_torrent> t;
     auto got = co_await cpc::with_timeout(
         config_.handshake_timeout,
-        [](server* self, int fd, char* buf,
-           std::shared_ptr<served_torrent>* t) -> cpc::task<bool> {
+        [](server* self, int fd, char* buf, std::shared_ptr<served_torrent>* t) -> cpc::task<bool> {
             bool head = co_await read_handshake_bytes(fd, buf, 0, 48);
             if (!head) co_return false;
             info_hash h;
@@ -453,7 +454,8 @@ void server::rechoke() {
     }
     for (peer_key k : d.drop) {
         if (auto it = peers_.find(k); it != peers_.end()) {
-            log(log_level::connections, "{}: dropped to make room", it->second->remote().to_string());
+            log(log_level::connections, "{}: dropped to make room",
+                it->second->remote().to_string());
             it->second->kill();
         }
     }
@@ -506,7 +508,8 @@ void server::request_rescan() noexcept {
 cpc::task<int> server::run() {
     open_listeners();
     load_torrents(true);
-    for (const listener& l : listeners_) threads_.spawn(accept_loop(l));
+    for (const listener& l : listeners_)
+        threads_.spawn(accept_loop(l));
     threads_.spawn(tick_loop());
     std::unique_ptr<builtin_tracker> tracker;
     if (tracker_fd_ >= 0) {
@@ -514,23 +517,28 @@ cpc::task<int> server::run() {
         threads_.spawn(tracker->serve(tracker_fd_, tracker_stop_, &tracker_stopping_));
     }
     if (status_fd_ >= 0) threads_.spawn(status_loop(status_fd_));
-    for (const endpoint& e : config_.peers) threads_.spawn(keep_dialling(e));
+    for (const endpoint& e : config_.peers)
+        threads_.spawn(keep_dialling(e));
 
-    while (!stopping_) co_await stop_.wait();
+    while (!stopping_)
+        co_await stop_.wait();
 
     log(log_level::info, "shutting down");
     for (auto& [key, t] : torrents_) {
         t->removed = true;
         t->stop_announcing.signal_all();
     }
-    for (auto& [key, p] : peers_) p->kill();
+    for (auto& [key, p] : peers_)
+        p->kill();
     // The built-in tracker serves until the torrents' own `stopped` announces have reached it.
-    while (announcers_running_ > 0) co_await announcers_done_.wait();
+    while (announcers_running_ > 0)
+        co_await announcers_done_.wait();
     tracker_stopping_ = true;
     tracker_stop_.signal_all();
     co_await threads_.join();
     torrents_.clear();
-    for (listener& l : listeners_) cpc::close(std::exchange(l.fd, -1));
+    for (listener& l : listeners_)
+        cpc::close(std::exchange(l.fd, -1));
     if (tracker_fd_ >= 0) cpc::close(std::exchange(tracker_fd_, -1));
     if (status_fd_ >= 0) cpc::close(std::exchange(status_fd_, -1));
     co_return 0;

@@ -34,24 +34,24 @@ class peer_connection;
 
 struct server_config {
     std::vector<std::filesystem::path> directories;
-    std::uint16_t port = 6881;                // 0: any free port (tests)
-    std::optional<endpoint> bind;             // address (port ignored) to listen and dial from
-    std::vector<endpoint> peers;              // --peer: leechers to dial for every torrent
+    std::uint16_t port = 6881;     // 0: any free port (tests)
+    std::optional<endpoint> bind;  // address (port ignored) to listen and dial from
+    std::vector<endpoint> peers;   // --peer: leechers to dial for every torrent
     bool ipv4 = true;
     bool ipv6 = true;
-    bool trackers = true;                     // -t turns announcing off
-    bool verify = false;                      // hash every piece before serving
+    bool trackers = true;  // -t turns announcing off
+    bool verify = false;   // hash every piece before serving
     choker_config choking;
-    std::uint64_t upload_limit = 0;           // bytes per second, 0 = unlimited
+    std::uint64_t upload_limit = 0;             // bytes per second, 0 = unlimited
     std::optional<std::uint16_t> tracker_port;  // the built-in tracker
     std::optional<std::uint16_t> status_port;   // JSON statistics over HTTP
     std::chrono::seconds stats_interval{10};    // printed at -d 1
     std::chrono::milliseconds handshake_timeout{5000};
-    std::chrono::seconds idle_timeout{180};     // peers send keep-alives every 120 s
+    std::chrono::seconds idle_timeout{180};  // peers send keep-alives every 120 s
     std::chrono::seconds keep_alive_interval{100};
     std::chrono::seconds write_timeout{120};
-    std::size_t max_queued_requests = 500;      // per peer; more is a flood
-    std::uint32_t advertised_reqq = 250;        // what the extended handshake promises
+    std::size_t max_queued_requests = 500;  // per peer; more is a flood
+    std::uint32_t advertised_reqq = 250;    // what the extended handshake promises
     std::size_t max_dials_in_flight = 256;
 };
 
@@ -65,7 +65,7 @@ struct server_totals {
 };
 
 class server {
-public:
+  public:
     explicit server(server_config config);
     ~server();
     server(const server&) = delete;
@@ -83,7 +83,6 @@ public:
 
     // --- for peer_connection ---
     const server_config& config() const noexcept { return config_; }
-    const wire::peer_id& own_id() const noexcept { return own_id_; }
     choker& fairness() noexcept { return choker_; }
     token_bucket* upload_limiter() noexcept { return limiter_ ? &*limiter_ : nullptr; }
     // Applies the choker's decisions now (after an event that may free or want a slot).
@@ -97,7 +96,7 @@ public:
     // --- for the statistics ---
     std::string status_json() const;
 
-private:
+  private:
     struct listener {
         int fd = -1;
         endpoint address;
@@ -151,14 +150,13 @@ private:
     std::vector<char> scratch_;
     bool stopping_ = false;
     bool rescan_requested_ = false;
-    cpc::condvar stop_;      // interrupts every long wait of the server's own threads
+    cpc::condvar stop_;       // interrupts every long wait of the server's own threads
     cpc::condvar wake_tick_;  // rescan requests
     std::size_t announcers_running_ = 0;
     cpc::condvar announcers_done_;
     bool tracker_stopping_ = false;  // the built-in tracker stops after the announcers
     cpc::condvar tracker_stop_;
     cpc::task_group threads_;
-    friend class peer_connection;
 };
 
 }  // namespace hekate

@@ -45,9 +45,9 @@ std::string server::status_json() const {
         "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{}}},"
         "\"uploaded\":{},\"upload_rate\":{:.0f},\"accepted\":{},\"dialled\":{},"
         "\"protocol_errors\":{},\"mapped_files\":{},\"torrents\":[",
-        choker_.connected(), choker_.unchoked(), choker_.waiting(), totals_.uploaded,
-        totals_.rate, totals_.connections_accepted, totals_.connections_dialled,
-        totals_.protocol_errors, files_.mapped_files());
+        choker_.connected(), choker_.unchoked(), choker_.waiting(), totals_.uploaded, totals_.rate,
+        totals_.connections_accepted, totals_.connections_dialled, totals_.protocol_errors,
+        files_.mapped_files());
     bool first = true;
     for (const auto& [key, t] : torrents_) {
         if (!first) out += ',';
@@ -70,9 +70,9 @@ std::string server::status_json() const {
 }
 
 void server::print_statistics() {
-    log(log_level::info, "{} peers ({} unchoked, {} waiting), sent {} ({}/s)",
-        choker_.connected(), choker_.unchoked(), choker_.waiting(),
-        human_bytes(static_cast<double>(totals_.uploaded)), human_bytes(totals_.rate));
+    log(log_level::info, "{} peers ({} unchoked, {} waiting), sent {} ({}/s)", choker_.connected(),
+        choker_.unchoked(), choker_.waiting(), human_bytes(static_cast<double>(totals_.uploaded)),
+        human_bytes(totals_.rate));
     for (const auto& [key, t] : torrents_) {
         if (t->tracker_client) {
             const std::string& error = t->tracker_client->status().last_error;
@@ -83,8 +83,7 @@ void server::print_statistics() {
         }
         if (t->counters.peers == 0 && t->counters.rate == 0) continue;
         log(log_level::info, "  {}: {} peers, sent {} ({}/s)", t->meta().name, t->counters.peers,
-            human_bytes(static_cast<double>(t->counters.uploaded)),
-            human_bytes(t->counters.rate));
+            human_bytes(static_cast<double>(t->counters.uploaded)), human_bytes(t->counters.rate));
     }
 }
 
@@ -103,17 +102,16 @@ cpc::task<void> server::status_loop(int listen_fd) {
 // One request, one answer, then close: whatever the request, the answer is the JSON (a
 // status page has one resource), after the request head or 5 seconds.
 cpc::task<void> server::serve_status(int fd) {
-    auto head = co_await cpc::with_timeout(
-        std::chrono::seconds(5), [](int fd) -> cpc::task<void> {
-            std::string got;
-            char buf[1024];
-            while (got.size() < 8192 && got.find("\r\n\r\n") == std::string::npos &&
-                   got.find("\n\n") == std::string::npos) {
-                auto r = co_await cpc::read(fd, buf, sizeof buf);
-                if (!r || r.bytes == 0) break;
-                got.append(buf, r.bytes);
-            }
-        }(fd));
+    auto head = co_await cpc::with_timeout(std::chrono::seconds(5), [](int fd) -> cpc::task<void> {
+        std::string got;
+        char buf[1024];
+        while (got.size() < 8192 && got.find("\r\n\r\n") == std::string::npos &&
+               got.find("\n\n") == std::string::npos) {
+            auto r = co_await cpc::read(fd, buf, sizeof buf);
+            if (!r || r.bytes == 0) break;
+            got.append(buf, r.bytes);
+        }
+    }(fd));
     if (head) {
         std::string body = status_json();
         std::string reply = fmt::format(

@@ -269,9 +269,13 @@ bool in_core(std::span<const iovec> segments) {
     });
 }
 
-void prefetch(const block& b) noexcept { prefetch(b.segments()); }
+void prefetch(const block& b) noexcept {
+    prefetch(b.segments());
+}
 
-bool in_core(const block& b) { return in_core(b.segments()); }
+bool in_core(const block& b) {
+    return in_core(b.segments());
+}
 
 std::size_t copy_to(const block& b, std::span<unsigned char> dst) {
     if (dst.size() < b.size()) throw storage_error("copy_to: destination too small");

@@ -100,9 +100,13 @@ void append_be32(std::string& out, std::uint32_t v) {
 
 }  // namespace
 
-void append_simple(std::string& out, message_id id) { append_header(out, 0, id); }
+void append_simple(std::string& out, message_id id) {
+    append_header(out, 0, id);
+}
 
-void append_keep_alive(std::string& out) { append_be32(out, 0); }
+void append_keep_alive(std::string& out) {
+    append_be32(out, 0);
+}
 
 void append_have(std::string& out, std::uint32_t piece) {
     append_header(out, 4, message_id::have);

@@ -5,14 +5,20 @@
 namespace hekate {
 namespace {
 
-wire::block_request block(std::uint32_t i) { return {i, i * 16384, 16384}; }
+wire::block_request block(std::uint32_t i) {
+    return {i, i * 16384, 16384};
+}
 
 TEST(RequestQueue, FirstInFirstOutAcrossGrowth) {
     request_queue q(100);
-    for (std::uint32_t i = 0; i < 50; ++i) ASSERT_TRUE(q.push(block(i)));
-    for (std::uint32_t i = 0; i < 20; ++i) EXPECT_EQ(q.pop(), block(i));
-    for (std::uint32_t i = 50; i < 90; ++i) ASSERT_TRUE(q.push(block(i)));
-    for (std::uint32_t i = 20; i < 90; ++i) EXPECT_EQ(q.pop(), block(i));
+    for (std::uint32_t i = 0; i < 50; ++i)
+        ASSERT_TRUE(q.push(block(i)));
+    for (std::uint32_t i = 0; i < 20; ++i)
+        EXPECT_EQ(q.pop(), block(i));
+    for (std::uint32_t i = 50; i < 90; ++i)
+        ASSERT_TRUE(q.push(block(i)));
+    for (std::uint32_t i = 20; i < 90; ++i)
+        EXPECT_EQ(q.pop(), block(i));
     EXPECT_TRUE(q.empty());
 }
 
@@ -27,7 +33,8 @@ TEST(RequestQueue, RefusesBeyondItsBound) {
 
 TEST(RequestQueue, CancelRemovesOneAndKeepsOrder) {
     request_queue q(10);
-    for (std::uint32_t i = 0; i < 5; ++i) q.push(block(i));
+    for (std::uint32_t i = 0; i < 5; ++i)
+        q.push(block(i));
     EXPECT_TRUE(q.cancel(block(2)));
     EXPECT_FALSE(q.cancel(block(2)));
     EXPECT_FALSE(q.cancel(block(9)));

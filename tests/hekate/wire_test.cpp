@@ -22,9 +22,13 @@ TEST(Wire, HandshakeRoundTripsWithFastAndExtensionBits) {
 
 TEST(Wire, AnEncryptedOpeningIsRecognisedFromItsFirstByte) {
     EXPECT_TRUE(could_be_handshake(""));
-    EXPECT_TRUE(could_be_handshake("\x13" "BitTor"));
+    EXPECT_TRUE(
+        could_be_handshake("\x13"
+                           "BitTor"));
     EXPECT_FALSE(could_be_handshake("\x7f"));
-    EXPECT_FALSE(could_be_handshake("\x13" "BitTorX"));
+    EXPECT_FALSE(
+        could_be_handshake("\x13"
+                           "BitTorX"));
     EXPECT_FALSE(parse_handshake(std::string(68, 'x')));
 }
 
