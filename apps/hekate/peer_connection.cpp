@@ -397,6 +397,10 @@ cpc::task<bool> peer_connection::send_blocks() {
         if (!in_core(data)) {
             co_await cpc::yield();
             cold = !in_core(data);
+            if (cold) {
+                log(log_level::protocol, "{}: pages not in memory, writing from the pool",
+                    remote_.to_string());
+            }
         }
     }
     if (limiter) {
