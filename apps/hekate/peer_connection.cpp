@@ -144,41 +144,21 @@ cpc::task<void> peer_connection::run() {
 }
 
 bool peer_connection::consume(const char* data, std::size_t n) {
-    std::string_view in;
-    const bool buffered = !pending_.empty();
-    if (buffered) {
-        pending_.append(data, n);
-        in = pending_;
-    } else {
-        in = std::string_view(data, n);
-    }
     const std::uint32_t limit = wire::max_payload(torrent_->meta().piece_count());
-    std::size_t offset = 0;
-    while (in.size() - offset >= 4) {
-        std::uint32_t length = wire::load_be32(in.data() + offset);
-        if (length > limit) {
-            log(log_level::connections, "{}: message of {} bytes exceeds the limit, closing",
-                remote_.to_string(), length);
-            return false;
-        }
-        if (in.size() - offset - 4 < length) break;
-        if (length > 0) {
-            auto id = static_cast<std::uint8_t>(in[offset + 4]);
-            if (!handle(id, in.substr(offset + 5, length - 1))) return false;
-            if (closing_) return true;
-        } else {
+    auto status = reader_.feed(data, n, limit, [this](const wire::message& m) {
+        if (m.keep_alive) {
             log(log_level::messages, "{}: keep-alive", remote_.to_string());
+            return true;
         }
-        offset += 4 + length;
+        // A handler may end the connection (kill) without it being the peer's fault.
+        return handle(m.id, m.payload) && !closing_;
+    });
+    if (status == wire::message_reader::status::oversized) {
+        log(log_level::connections, "{}: message of {} bytes exceeds the limit, closing",
+            remote_.to_string(), reader_.last_length());
+        return false;
     }
-    // Keep only the partial message; memory is held only while a message is incomplete.
-    if (buffered) {
-        pending_.erase(0, offset);
-    } else {
-        pending_.assign(in.substr(offset));
-    }
-    if (pending_.empty() && pending_.capacity() > 4096) std::string().swap(pending_);
-    return true;
+    return status == wire::message_reader::status::ok || closing_;
 }
 
 bool peer_connection::handle(std::uint8_t id, std::string_view payload) {

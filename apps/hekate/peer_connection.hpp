@@ -85,8 +85,8 @@ class peer_connection {
     std::uint64_t pieces_announced_ = 0;  // HAVEs and bitfield bits, to notice completion
     std::uint64_t uploaded_ = 0;
     std::int64_t last_sent_ns_ = 0;
-    std::string pending_;  // a partial message, kept between reads
-    std::string outbox_;   // control messages for the writer
+    wire::message_reader reader_;
+    std::string outbox_;  // control messages for the writer
     request_queue requests_;
     cpc::condvar writer_wake_;
     cpc::condvar writer_exit_;

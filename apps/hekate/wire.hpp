@@ -97,4 +97,62 @@ std::array<std::uint8_t, piece_header_size> piece_header(std::uint32_t piece, st
 std::uint32_t load_be32(const void* p) noexcept;
 void store_be32(void* p, std::uint32_t v) noexcept;
 
+// One framed message: a keep-alive, or an id and its payload (a view into the read buffer,
+// valid during the callback only).
+struct message {
+    bool keep_alive = false;
+    std::uint8_t id = 0;
+    std::string_view payload;
+};
+
+// Cuts the length-prefixed messages out of the bytes a connection delivers, read by read.
+// Only an incomplete message is kept between reads, so a peer that is quiet holds no buffer
+// (a large one is freed once drained).
+class message_reader {
+  public:
+    enum class status { ok, oversized, stopped };
+
+    // Calls on_message(const message&) for every complete message in order; it returns false
+    // to stop (status::stopped). A length above max_payload stops at once (status::oversized,
+    // its length in last_length()).
+    template <class F>
+    status feed(const char* data, std::size_t n, std::uint32_t max_payload, F&& on_message) {
+        std::string_view in;
+        const bool buffered = !pending_.empty();
+        if (buffered) {
+            pending_.append(data, n);
+            in = pending_;
+        } else {
+            in = std::string_view(data, n);
+        }
+        std::size_t offset = 0;
+        while (in.size() - offset >= 4) {
+            last_length_ = load_be32(in.data() + offset);
+            if (last_length_ > max_payload) return status::oversized;
+            if (in.size() - offset - 4 < last_length_) break;
+            message m;
+            m.keep_alive = last_length_ == 0;
+            if (!m.keep_alive) {
+                m.id = static_cast<std::uint8_t>(in[offset + 4]);
+                m.payload = in.substr(offset + 5, last_length_ - 1);
+            }
+            offset += 4 + last_length_;
+            if (!on_message(m)) return status::stopped;
+        }
+        if (buffered) {
+            pending_.erase(0, offset);
+        } else {
+            pending_.assign(in.substr(offset));
+        }
+        if (pending_.empty() && pending_.capacity() > 4096) std::string().swap(pending_);
+        return status::ok;
+    }
+
+    std::uint32_t last_length() const noexcept { return last_length_; }
+
+  private:
+    std::string pending_;
+    std::uint32_t last_length_ = 0;
+};
+
 }  // namespace hekate::wire

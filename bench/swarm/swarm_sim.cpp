@@ -239,35 +239,15 @@ class connection {
 
     // Frames what was read; returns why the connection must end, or "".
     std::string consume(const char* data, std::size_t n) {
-        std::string_view in;
-        const bool buffered = !pending_.empty();
-        if (buffered) {
-            pending_.append(data, n);
-            in = pending_;
-        } else {
-            in = std::string_view(data, n);
-        }
-        const std::uint32_t limit = wire::max_payload(s_.meta.piece_count());
-        std::size_t offset = 0;
         std::string why;
-        while (in.size() - offset >= 4) {
-            const std::uint32_t length = wire::load_be32(in.data() + offset);
-            if (length > limit) return "protocol:oversized_message";
-            if (in.size() - offset - 4 < length) break;
-            if (length > 0) {
-                why = handle(static_cast<std::uint8_t>(in[offset + 4]),
-                             in.substr(offset + 5, length - 1));
-                if (!why.empty()) return why;
-            }
-            offset += 4 + length;
-        }
-        if (buffered) {
-            pending_.erase(0, offset);
-        } else {
-            pending_.assign(in.substr(offset));
-        }
-        if (pending_.empty() && pending_.capacity() > 4096) std::string().swap(pending_);
-        return "";
+        const auto status = reader_.feed(data, n, wire::max_payload(s_.meta.piece_count()),
+                                         [&](const wire::message& m) {
+                                             if (m.keep_alive) return true;
+                                             why = handle(m.id, m.payload);
+                                             return why.empty();
+                                         });
+        if (status == wire::message_reader::status::oversized) return "protocol:oversized_message";
+        return why;
     }
 
     std::string handle(std::uint8_t id, std::string_view payload) {
@@ -381,7 +361,7 @@ class connection {
     std::int64_t last_progress_ = 0;  // the last block received, or the last unchoke
     std::int64_t last_sent_ = 0;
     std::string out_;
-    std::string pending_;
+    wire::message_reader reader_;
     std::deque<piece_progress> pieces_;
     std::vector<wire::block_request> outstanding_;
     std::deque<wire::block_request> again_;
