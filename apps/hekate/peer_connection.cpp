@@ -369,17 +369,19 @@ cpc::task<bool> peer_connection::send_blocks() {
         data.insert(data.end(), o.data.segments().begin(), o.data.segments().end());
     }
     // The paper's Figure 3: prefetch, yield, check; yield again; only if the pages are still
-    // not in memory, write from a pool thread, so a cold disk stalls only this peer.
-    bool cold = false;
+    // not in memory, a pool thread reads them in (the part that blocks on a cold disk), so
+    // that a cold disk stalls only this peer. Unlike the paper's, the socket write itself
+    // stays on the loop, where the write timeout and kill() reach it: a peer that stops
+    // reading must not hold a pool thread forever.
     if (!in_core(data)) {
         prefetch(data);
         co_await cpc::yield();
         if (!in_core(data)) {
             co_await cpc::yield();
-            cold = !in_core(data);
-            if (cold) {
-                log(log_level::protocol, "{}: pages not in memory, writing from the pool",
+            if (!in_core(data)) {
+                log(log_level::protocol, "{}: pages not in memory, reading them from the pool",
                     remote_.to_string());
+                co_await cpc::detached([&data] { fault_in(data); });
             }
         }
     }
@@ -410,17 +412,10 @@ cpc::task<bool> peer_connection::send_blocks() {
     bool ok = true;
     for (std::size_t done = 0; ok && done < iov.size();) {
         int count = static_cast<int>(std::min<std::size_t>(iov.size() - done, IOV_MAX));
-        if (cold) {
-            cpc::scheduler& home = co_await cpc::attach(cpc::default_pool());
-            auto w = co_await cpc::writev(fd_, iov.data() + done, count);
-            co_await cpc::attach(home);
-            ok = static_cast<bool>(w);
-        } else {
-            auto w =
-                co_await cpc::with_timeout(server_.config().write_timeout,
-                                           cpc::writev(fd_, iov.data() + done, count, &interrupt_));
-            ok = w && *w;
-        }
+        auto w =
+            co_await cpc::with_timeout(server_.config().write_timeout,
+                                       cpc::writev(fd_, iov.data() + done, count, &interrupt_));
+        ok = w && *w;
         done += static_cast<std::size_t>(count);
     }
     if (!ok) co_return false;

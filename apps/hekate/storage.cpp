@@ -269,6 +269,17 @@ bool in_core(std::span<const iovec> segments) {
     });
 }
 
+void fault_in(std::span<const iovec> segments) noexcept {
+    for_each_page_run(segments, [](std::uintptr_t first, std::uintptr_t end) {
+        unsigned sum = 0;
+        for (std::uintptr_t at = first; at < end; at += page_size()) {
+            sum += *reinterpret_cast<const volatile unsigned char*>(at);
+        }
+        static_cast<void>(sum);
+        return true;
+    });
+}
+
 void prefetch(const block& b) noexcept {
     prefetch(b.segments());
 }

@@ -157,6 +157,9 @@ void prefetch(const block& b) noexcept;
 // of a piece are checked with one system call.
 void prefetch(std::span<const iovec> segments) noexcept;
 bool in_core(std::span<const iovec> segments);
+// Reads one byte of every file page under the segments, so that they are in memory when
+// this returns: blocks on a cold disk, so it is called from a pool thread.
+void fault_in(std::span<const iovec> segments) noexcept;
 // True when every file page of the block is in memory (mincore): sending it will not block.
 bool in_core(const block& b);
 // Copies the block's bytes to dst (at least b.size() bytes long); returns b.size().

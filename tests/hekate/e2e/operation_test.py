@@ -151,8 +151,8 @@ def main():
             v6.stop()
 
         # A cold disk: the data is dropped from the page cache, so hekate's writer finds the
-        # pages missing (mincore) and, unless the prefetch brought them in meanwhile, writes
-        # from a pool thread (the paper's Figure 3). The bytes must be right either way.
+        # pages missing (mincore) and, unless the prefetch brought them in meanwhile, reads
+        # them in on a pool thread (the paper's Figure 3). The bytes must be right either way.
         cold_data = os.urandom(4 << 20)
         cold = single_file_torrent(lib, "cold.bin", cold_data)
         with open(os.path.join(lib, "cold.bin"), "rb") as f:
@@ -163,8 +163,8 @@ def main():
         try:
             check("cold data downloads correctly",
                   downloads(cold_hekate.port, cold, expected=cold_data))
-            pool_writes = cold_hekate.output().count("writing from the pool")
-            print("     (%d batches written from the pool)" % pool_writes)
+            pool_reads = cold_hekate.output().count("reading them from the pool")
+            print("     (%d batches read in on the pool)" % pool_reads)
         finally:
             cold_hekate.stop()
 
