@@ -1,8 +1,6 @@
 """Through hekate's built-in tracker (--tracker PORT), no --peer and no connect_peer: the
 torrent announces to http://127.0.0.2:PORT/announce; hekate announces its torrent to its own
 tracker, python3-libtorrent announces, gets hekate's address in the reply and dials it."""
-import os
-
 import harness
 
 
@@ -21,14 +19,8 @@ def body(s):
                 peers_from_tracker.append(a.num_peers)
 
     try:
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(torrent)
-        params.save_path = download
-        h = lt_session.add(params)
-        s.wait_for_download(content, os.path.join(download, os.path.basename(content)), 60,
-                            each=pump, progress=lambda: lt_session.describe(h))
-        s.check(harness.wait_until(lambda: pump() is None and h.status().is_seeding, 10),
-                "libtorrent does not consider the torrent complete: " + lt_session.describe(h))
+        h = lt_session.add_torrent(torrent, download)
+        lt_session.wait_for_download(h, content, download, each=pump)
         s.check(any(n >= 1 for n in peers_from_tracker),
                 "libtorrent got no peer from hekate's tracker (replies: %s)" % peers_from_tracker)
         s.check(hekate.wait_for_log(r"127\.0\.0\.1:\d+: connected for", 5),

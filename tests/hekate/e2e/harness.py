@@ -279,9 +279,11 @@ class Scenario:
         self.seed_content = content
         return expected, torrent
 
-    def start_hekate(self, args=(), directories=None, debug=4):
-        log_path = os.path.join(self.root, "hekate.log")
-        self.logs.append(("hekate", log_path))
+    def start_hekate(self, args=(), directories=None, debug=4, log_name="hekate.log"):
+        """hekate serving `directories` (default <root>/seed) with -d `debug`, its output in
+        <root>/<log_name> (shown on failure); it becomes self.hekate."""
+        log_path = os.path.join(self.root, log_name)
+        self.logs.append((os.path.splitext(log_name)[0], log_path))
         self.hekate = Hekate(self.binary, directories or [self.dir("seed")],
                              args=["-d", str(debug), *args], log_path=log_path,
                              popen_kwargs={"preexec_fn": die_with_parent})
@@ -305,6 +307,19 @@ class Scenario:
 
     def add_log(self, label, path):
         self.logs.append((label, path))
+
+    def spawn_aria2(self, download_dir, listen_port, torrent, extra=()):
+        """aria2c (see aria2_command) downloading into `download_dir`; its log is shown on
+        failure."""
+        self.add_log("aria2 log", os.path.join(self.root, "aria2.log"))
+        return self.spawn("aria2c", aria2_command(self, download_dir, listen_port, torrent, extra))
+
+    def check_exits_cleanly(self, label, proc, timeout=20):
+        """Fails unless `proc` (a client that exits once its download is done) exits with
+        status 0 within `timeout` seconds."""
+        self.check(wait_until(lambda: proc.poll() is not None, timeout),
+                   "%s did not exit after completing the download" % label)
+        self.check(proc.returncode == 0, "%s exited with status %s" % (label, proc.returncode))
 
     def wait_for_download(self, expected, actual, timeout, skip_empty=False, watch=(), progress=None,
                           each=None):
@@ -381,6 +396,17 @@ class Scenario:
         sys.exit(code)
 
 
+def aria2_command(scenario, download_dir, listen_port, torrent, extra=()):
+    """aria2c's command line: on CLIENT_ADDRESS:`listen_port`, no configuration file, DHT,
+    LSD and PEX off, exits once the download is verified (--seed-time=0), its log in
+    <root>/aria2.log. `extra` options come after --seed-time."""
+    return ["aria2c", "--no-conf", "--dir=" + download_dir, "--interface=" + CLIENT_ADDRESS,
+            "--listen-port=%d" % listen_port, "--enable-dht=false", "--enable-dht6=false",
+            "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0", *extra,
+            "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
+            "--log=" + os.path.join(scenario.root, "aria2.log"), "--log-level=info", torrent]
+
+
 class LibtorrentSession:
     """A python3-libtorrent 2.0 session on CLIENT_ADDRESS, in this process, with DHT, LSD, UPnP
     and NAT-PMP off; every alert goes to <root>/libtorrent.log (shown on failure)."""
@@ -389,6 +415,7 @@ class LibtorrentSession:
         import libtorrent as lt
 
         self.lt = lt
+        self.scenario = scenario
         self.port = port or free_port(CLIENT_ADDRESS)
         self.log_path = os.path.join(scenario.root, "libtorrent.log")
         scenario.add_log("libtorrent alerts", self.log_path)
@@ -418,6 +445,32 @@ class LibtorrentSession:
         h = self.session.add_torrent(params)
         self.handles.append(h)
         return h
+
+    def add_torrent(self, torrent, save_path, peer=None):
+        """Adds the .torrent file `torrent`, downloading into `save_path`; with `peer`
+        (address, port), tells libtorrent about that peer (connect_peer)."""
+        params = self.lt.add_torrent_params()
+        params.ti = self.lt.torrent_info(torrent)
+        params.save_path = save_path
+        h = self.add(params)
+        if peer is not None:
+            h.connect_peer(peer)
+        return h
+
+    def wait_for_download(self, h, expected, save_path, timeout=60, each=None, seeding=True):
+        """Scenario.wait_for_download of `expected` into `save_path` for the torrent `h`,
+        calling `each` (default: pump) at every poll; with `seeding`, then fails unless
+        libtorrent considers the torrent complete within 10 s."""
+        each = each or self.pump
+        self.scenario.wait_for_download(expected, os.path.join(save_path, os.path.basename(expected)),
+                                        timeout, each=each, progress=lambda: self.describe(h))
+        if seeding:
+            def is_seeding():
+                each()
+                return h.status().is_seeding
+
+            self.scenario.check(wait_until(is_seeding, 10),
+                                "libtorrent does not consider the torrent complete: " + self.describe(h))
 
     def describe(self, h):
         st = h.status()

@@ -31,10 +31,7 @@ def body(s):
                 "metadata of info-hash %s, expected %s" % (ti.info_hashes().v1, ih))
         s.check(bytes(ti.info_section()) == bytes(lt.torrent_info(torrent).info_section()),
                 "the info dictionary from hekate differs from the .torrent's")
-        s.wait_for_download(content, os.path.join(download, os.path.basename(content)), 60,
-                            each=lt_session.pump, progress=lambda: lt_session.describe(h))
-        s.check(harness.wait_until(lambda: lt_session.pump() is not None and h.status().is_seeding, 10),
-                "libtorrent does not consider the torrent complete: " + lt_session.describe(h))
+        lt_session.wait_for_download(h, content, download)
     finally:
         lt_session.close()
     s.stop_hekate()

@@ -52,13 +52,7 @@ def body(s):
 
     port = harness.free_port(harness.CLIENT_ADDRESS)
     download = s.dir("aria2-download")
-    s.add_log("aria2 log", os.path.join(s.root, "aria2.log"))
-    aria2 = s.spawn("aria2c", [
-        "aria2c", "--no-conf", "--dir=" + download, "--interface=" + harness.CLIENT_ADDRESS,
-        "--listen-port=%d" % port, "--enable-dht=false", "--enable-dht6=false",
-        "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0",
-        "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
-        "--log=" + os.path.join(s.root, "aria2.log"), "--log-level=info", torrent])
+    aria2 = s.spawn_aria2(download, port, torrent)
     s.check(harness.wait_until(lambda: scrape(tracker_port, ih) == (0, 1), 20, 0.2),
             "aria2 did not announce to opentracker: scrape says %s" % (scrape(tracker_port, ih),))
     s.note("aria2 announced to opentracker")
@@ -71,9 +65,7 @@ def body(s):
                         watch=[("aria2c", aria2), ("opentracker", tracker)])
     s.check(hekate.wait_for_log(r"127\.0\.0\.1:%d: connected for" % port, 5),
             "hekate's log does not show its connection to aria2 (127.0.0.1:%d)" % port)
-    s.check(harness.wait_until(lambda: aria2.poll() is not None, 20),
-            "aria2c did not exit after completing the download")
-    s.check(aria2.returncode == 0, "aria2c exited with status %s" % aria2.returncode)
+    s.check_exits_cleanly("aria2c", aria2)
     s.stop_hekate()
 
 

@@ -20,35 +20,21 @@ def body(s):
     hekate = s.start_hekate(["-t", "-N", "1", "-C", "64K", "--upload-limit", "128K",
                              "--peer", "%s:%d" % (harness.CLIENT_ADDRESS, aria2_port)])
     lt_session = harness.LibtorrentSession(s)
-    lt = lt_session.lt
     lt_download = s.dir("libtorrent-download")
-    name = os.path.basename(content)
     try:
-        params = lt.add_torrent_params()
-        params.ti = lt.torrent_info(torrent)
-        params.save_path = lt_download
-        h = lt_session.add(params)
-        h.connect_peer((harness.HEKATE_ADDRESS, hekate.port))
+        h = lt_session.add_torrent(torrent, lt_download, peer=(harness.HEKATE_ADDRESS, hekate.port))
         s.check(harness.wait_until(lambda: lt_session.pump() is not None and
                                    "connected for" in hekate.output(), 30),
                 "libtorrent did not connect to hekate")
         aria2_download = s.dir("aria2-download")
-        s.add_log("aria2 log", os.path.join(s.root, "aria2.log"))
-        aria2 = s.spawn("aria2c", [
-            "aria2c", "--no-conf", "--dir=" + aria2_download, "--interface=" + harness.CLIENT_ADDRESS,
-            "--listen-port=%d" % aria2_port, "--enable-dht=false", "--enable-dht6=false",
-            "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--seed-time=0",
-            "--bt-tracker-connect-timeout=1", "--bt-tracker-timeout=1",
-            "--file-allocation=none", "--summary-interval=0", "--console-log-level=warn",
-            "--log=" + os.path.join(s.root, "aria2.log"), "--log-level=info", torrent])
-        s.wait_for_download(content, os.path.join(aria2_download, name), 60,
+        aria2 = s.spawn_aria2(aria2_download, aria2_port, torrent,
+                              extra=["--bt-tracker-connect-timeout=1", "--bt-tracker-timeout=1"])
+        s.wait_for_download(content, os.path.join(aria2_download, os.path.basename(content)), 60,
                             watch=[("aria2c", aria2)], each=lt_session.pump)
-        s.wait_for_download(content, os.path.join(lt_download, name), 60, each=lt_session.pump,
-                            progress=lambda: lt_session.describe(h))
+        lt_session.wait_for_download(h, content, lt_download, seeding=False)
     finally:
         lt_session.close()
-    s.check(harness.wait_until(lambda: aria2.poll() is not None, 20) and aria2.returncode == 0,
-            "aria2c did not exit with status 0 after the download (%s)" % aria2.poll())
+    s.check_exits_cleanly("aria2c", aria2)
     chokes = len([l for l in hekate.output().splitlines() if l.endswith(": choked")])
     s.note("hekate choked a peer %d times" % chokes)
     s.check(chokes >= 2, "hekate never rotated its single unchoke slot (%d chokes)" % chokes)
