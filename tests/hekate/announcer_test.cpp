@@ -1,21 +1,16 @@
 #include "announcer.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../test_support.hpp"
+#include "fake_http_server.hpp"
 
 namespace {
 
@@ -24,47 +19,14 @@ using namespace std::string_literals;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-struct canned {
-    int status = 200;
-    std::string body;
-    std::chrono::milliseconds delay{0};
-};
+using test::canned;
 
-// An HTTP tracker in a kernel thread: `script` gets each request's index and query and says
-// what to answer. Requests are recorded with their arrival time.
-class fake_tracker {
+// An HTTP tracker: the handler gets each request's index and head and says what to answer.
+class fake_tracker : public test::fake_http_server {
   public:
-    using script = std::function<canned(int, const std::string&)>;
-    struct request {
-        std::string query;
-        steady::time_point at;
-    };
-
-    explicit fake_tracker(script s) : script_(std::move(s)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 8) != 0 ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-            throw std::runtime_error("fake_tracker: cannot listen");
-        }
-        url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/announce";
-        thread_ = std::thread([this] { loop(); });
-    }
-    ~fake_tracker() {
-        done_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    const std::string& url() const { return url_; }
-    std::vector<request> requests() {
-        std::lock_guard lock(mutex_);
-        return requests_;
-    }
+    using fake_http_server::fake_http_server;
     // The event of each request ("" for none).
-    std::vector<std::string> events() {
+    std::vector<std::string> events() const {
         std::vector<std::string> out;
         for (const request& r : requests()) {
             const std::size_t at = r.query.find("event=");
@@ -74,48 +36,6 @@ class fake_tracker {
         }
         return out;
     }
-
-  private:
-    void loop() {
-        while (!done_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 5) <= 0) continue;
-            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0) continue;
-            std::string head;
-            char buf[4096];
-            while (head.find("\r\n\r\n") == std::string::npos) {
-                const ssize_t n = ::read(c, buf, sizeof buf);
-                if (n <= 0) break;
-                head.append(buf, static_cast<std::size_t>(n));
-            }
-            const std::size_t q = head.find('?');
-            const std::string query = head.substr(q + 1, head.find(' ', q) - q - 1);
-            int index;
-            {
-                std::lock_guard lock(mutex_);
-                requests_.push_back({query, steady::now()});
-                index = static_cast<int>(requests_.size()) - 1;
-            }
-            const canned answer = script_(index, query);
-            const auto until = steady::now() + answer.delay;
-            while (!done_ && steady::now() < until)
-                std::this_thread::sleep_for(2ms);
-            const std::string out = "HTTP/1.1 " + std::to_string(answer.status) +
-                                    " X\r\nContent-Length: " + std::to_string(answer.body.size()) +
-                                    "\r\nConnection: close\r\n\r\n" + answer.body;
-            (void)!::write(c, out.data(), out.size());
-            ::close(c);
-        }
-    }
-
-    script script_;
-    int fd_ = -1;
-    std::string url_;
-    std::atomic<bool> done_{false};
-    std::mutex mutex_;
-    std::vector<request> requests_;
-    std::thread thread_;
 };
 
 const std::string kPeer = "\x7f\x00\x00\x01\x1a\xe1"s;  // 127.0.0.1:6881
@@ -160,15 +80,9 @@ metainfo torrent_with(std::vector<std::vector<std::string>> tiers) {
 
 // A URL where nothing listens.
 std::string dead_http_url() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/announce";
+    std::uint16_t port = 0;
+    ::close(test::listen_loopback(port));
+    return "http://127.0.0.1:" + std::to_string(port) + "/announce";
 }
 
 struct outcome {

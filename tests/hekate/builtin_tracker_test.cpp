@@ -14,6 +14,7 @@
 #include "../test_support.hpp"
 #include "announcer.hpp"
 #include "bencode.hpp"
+#include "fake_http_server.hpp"
 #include "tracker_http.hpp"
 #include "tracker_reply.hpp"
 
@@ -180,17 +181,7 @@ TEST(BuiltinTracker, MalformedAnnouncesGetAFailureReason) {
 
 // A non-blocking listening socket on 127.0.0.1 and its port.
 int listen_loopback(std::uint16_t& port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        throw std::runtime_error("cannot listen");
-    }
-    port = ntohs(a.sin_port);
-    return fd;
+    return test::listen_loopback(port, SOCK_NONBLOCK, 64);
 }
 
 // Sends `request` on a new connection and returns all the server sends until it closes.

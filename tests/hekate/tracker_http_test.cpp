@@ -1,20 +1,16 @@
 #include "tracker_http.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../test_support.hpp"
+#include "fake_http_server.hpp"
 
 namespace {
 
@@ -22,76 +18,16 @@ using namespace hekate;
 using namespace std::string_literals;
 using namespace std::chrono_literals;
 
-// A one-connection-at-a-time HTTP server on 127.0.0.1 in a kernel thread: records each
-// request head and answers with the status and body given.
-class fake_http {
+// The shared fake server with a fixed answer; heads() are the request heads it read.
+class fake_http : public test::fake_http_server {
   public:
-    fake_http(int status, std::string body, std::chrono::milliseconds delay = 0ms)
-        : status_(status), body_(std::move(body)), delay_(delay) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 8) != 0 ||
-            ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-            throw std::runtime_error("fake_http: cannot listen");
-        }
-        port_ = ntohs(a.sin_port);
-        thread_ = std::thread([this] { loop(); });
+    using fake_http_server::fake_http_server;
+    std::vector<std::string> heads() const {
+        std::vector<std::string> out;
+        for (const request& r : requests())
+            out.push_back(r.head);
+        return out;
     }
-    ~fake_http() {
-        done_ = true;
-        thread_.join();
-        ::close(fd_);
-    }
-    std::string url(const std::string& path = "/announce") const {
-        return "http://127.0.0.1:" + std::to_string(port_) + path;
-    }
-    std::vector<std::string> heads() {
-        std::lock_guard lock(mutex_);
-        return heads_;
-    }
-
-  private:
-    void loop() {
-        while (!done_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 20) <= 0) continue;
-            const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (c < 0) continue;
-            std::string head;
-            char buf[4096];
-            while (head.find("\r\n\r\n") == std::string::npos) {
-                const ssize_t n = ::read(c, buf, sizeof buf);
-                if (n <= 0) break;
-                head.append(buf, static_cast<std::size_t>(n));
-            }
-            {
-                std::lock_guard lock(mutex_);
-                heads_.push_back(head);
-            }
-            const auto until = std::chrono::steady_clock::now() + delay_;
-            while (!done_ && std::chrono::steady_clock::now() < until) {
-                std::this_thread::sleep_for(5ms);
-            }
-            const std::string out = "HTTP/1.1 " + std::to_string(status_) +
-                                    " X\r\nContent-Length: " + std::to_string(body_.size()) +
-                                    "\r\nConnection: close\r\n\r\n" + body_;
-            (void)!::write(c, out.data(), out.size());
-            ::close(c);
-        }
-    }
-
-    int status_;
-    std::string body_;
-    std::chrono::milliseconds delay_;
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::atomic<bool> done_{false};
-    std::mutex mutex_;
-    std::vector<std::string> heads_;
-    std::thread thread_;
 };
 
 announce_request sample_request() {
@@ -112,12 +48,7 @@ announce_request sample_request() {
     return r;
 }
 
-// The query part of the request line of an HTTP head.
-std::string query_of(const std::string& head) {
-    const std::size_t q = head.find('?');
-    const std::size_t end = head.find(' ', q);
-    return head.substr(q + 1, end - q - 1);
-}
+using test::query_of;
 
 TEST(TrackerHttp, PercentEncodeKeepsOnlyUnreserved) {
     EXPECT_EQ(percent_encode("aZ09-._~"), "aZ09-._~");
