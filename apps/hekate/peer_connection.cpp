@@ -82,7 +82,15 @@ void peer_connection::reject(const wire::block_request& r) {
 
 void peer_connection::note_pieces(std::uint64_t count) {
     pieces_announced_ += count;
-    if (pieces_announced_ >= torrent_->meta().piece_count()) complete_ = true;
+    if (pieces_announced_ >= torrent_->meta().piece_count()) has_everything();
+}
+
+void peer_connection::has_everything() {
+    // Two seeds have nothing to say to each other: free the connection (and its place among
+    // --max-peers) for a leecher. A leecher that just finished goes the same way.
+    complete_ = true;
+    log(log_level::connections, "{}: has every piece, closing", remote_.to_string());
+    kill();
 }
 
 cpc::task<void> peer_connection::run() {
@@ -211,7 +219,7 @@ bool peer_connection::handle(std::uint8_t id, std::string_view payload) {
             return true;
         }
         case message_id::have_all:
-            complete_ = true;
+            has_everything();
             return true;
         case message_id::request:
             return handle_request(payload);

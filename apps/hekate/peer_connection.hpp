@@ -47,7 +47,8 @@ class peer_connection {
     peer_key key() const noexcept { return key_; }
     const endpoint& remote() const noexcept { return remote_; }
     served_torrent& torrent() noexcept { return *torrent_; }
-    // The peer said it has every piece (or wants nothing more): no reason to dial it again.
+    // The peer said it has every piece (the connection then closes) or wants nothing more:
+    // no reason to dial it again.
     bool complete() const noexcept { return complete_; }
     std::uint64_t uploaded() const noexcept { return uploaded_; }
 
@@ -68,6 +69,7 @@ class peer_connection {
     void queue_message(std::string_view bytes);
     void reject(const wire::block_request& r);
     void note_pieces(std::uint64_t count);
+    void has_everything();
 
     server& server_;
     int fd_;

@@ -170,6 +170,19 @@ def main():
             check("a fast peer gets HAVE_ALL", msg_id == HAVE_ALL, hekate)
             p.close()
 
+            # A seed (HAVE_ALL, or a full bitfield) has nothing to get from hekate: closed.
+            p = Peer(host, port, h)
+            p.send(HAVE_ALL)
+            check("a peer that has every piece is disconnected", p.closed_within(3), hekate)
+            p.close()
+            p = Peer(host, port, h, reserved=PLAIN)
+            full = bytearray(b"\xff" * ((len(torrent.hashes) + 7) // 8))
+            if len(torrent.hashes) % 8:
+                full[-1] = (0xFF << (8 - len(torrent.hashes) % 8)) & 0xFF
+            p.send(BITFIELD, bytes(full))
+            check("a peer with a full bitfield is disconnected", p.closed_within(3), hekate)
+            p.close()
+
             check("good peer downloads at the end", good_download(hekate, torrent, expected), hekate)
         finally:
             status = hekate.stop()
