@@ -208,7 +208,8 @@ cpc::task<void> server::verify_then_serve(torrent_entry entry) {
 void server::add_torrent(torrent_entry entry) {
     auto t = std::make_shared<served_torrent>(std::move(entry), files_);
     torrents_[hash_key(t->meta().hash)] = t;
-    log(log_level::info, "serving {} ({}, {} bytes, {} pieces)", t->meta().name,
+    // One line per torrent at -d 2: a seedbox's thousands would drown the summary at -d 1.
+    log(log_level::connections, "serving {} ({}, {} bytes, {} pieces)", t->meta().name,
         to_hex(t->meta().hash), t->meta().total_length, t->meta().piece_count());
     start_announcing(t);
     for (const endpoint& e : config_.peers) {
