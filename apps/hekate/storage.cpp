@@ -168,6 +168,14 @@ void file_cache::unmap(mapping* m) noexcept {
 
 // ---- torrent_storage ----
 
+torrent_storage::torrent_storage(const metainfo& meta, std::filesystem::path data_root,
+                                 file_cache& cache)
+    : meta_(meta), root_(std::move(data_root)), cache_(cache) {
+    paths_.reserve(meta_.files.size());
+    for (const file_entry& f : meta_.files)
+        paths_.push_back(root_ / f.path);
+}
+
 block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std::uint32_t length) {
     const std::uint32_t piece_size = meta_.piece_size(piece);
     if (piece >= meta_.piece_count()) {
@@ -203,7 +211,8 @@ block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std:
                 left -= k;
             }
         } else {
-            file_cache::pin p = cache_.acquire(root_ / f.path, f.length);
+            file_cache::pin p =
+                cache_.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length);
             b.segments_.push_back(
                 {const_cast<unsigned char*>(p.data()) + within, static_cast<std::size_t>(n)});
             b.pins_.push_back(std::move(p));

@@ -134,8 +134,7 @@ class block {
 // read through a shared file_cache. meta and cache must outlive it and its blocks.
 class torrent_storage {
   public:
-    torrent_storage(const metainfo& meta, std::filesystem::path data_root, file_cache& cache)
-        : meta_(meta), root_(std::move(data_root)), cache_(cache) {}
+    torrent_storage(const metainfo& meta, std::filesystem::path data_root, file_cache& cache);
 
     // Bytes [begin, begin + length) of piece `piece`. Throws storage_error if that range is
     // not inside the piece (or is empty), or if a file cannot be mapped.
@@ -147,6 +146,8 @@ class torrent_storage {
   private:
     const metainfo& meta_;
     std::filesystem::path root_;
+    // data_root / file path, joined once: read_block runs for every block sent.
+    std::vector<std::filesystem::path> paths_;
     file_cache& cache_;
 };
 
