@@ -1,21 +1,38 @@
-# The two commands of the README: `make run` and `make test`. Both install what is missing,
-# configure, build and run. BUILD_DIR / ASAN_DIR pick the build trees.
+# The two commands of the README, `make run` and `make test`, and the benchmarks. Each target
+# installs what it needs and nothing more (scripts/install-deps demo|test), configures, builds
+# and runs. BUILD_DIR / ASAN_DIR pick the build trees.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
+# Benchmarks: QUICK=1 for a short run, SMOKE=1 for the seconds-long form that `make test`
+# runs, RESULTS=DIR to write the results somewhere else than bench/results/.
+QUICK ?=
+SMOKE ?=
+RESULTS ?=
 
-.PHONY: all deps build build-asan test test-release test-asan run bench bench-events bench-swarm format clean
+.PHONY: all deps deps-demo configure build build-asan test test-release test-asan run bench \
+	bench-events bench-swarm format clean
 
 all: build
 
 deps:
-	@scripts/install-deps
+	@scripts/install-deps test
 
-$(BUILD_DIR)/build.ninja: | deps
-	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+deps-demo:
+	@scripts/install-deps demo
 
-build: $(BUILD_DIR)/build.ninja
+# The full tree, tests and benchmarks included. A tree that `make run` configured for hekate
+# alone is configured again, with everything.
+configure: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ] \
+	    || ! grep -qs '^CPC_BUILD_TESTS:BOOL=ON' $(BUILD_DIR)/CMakeCache.txt \
+	    || ! grep -qs '^CPC_BUILD_BENCH:BOOL=ON' $(BUILD_DIR)/CMakeCache.txt; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCPC_BUILD_TESTS=ON \
+	    -DCPC_BUILD_BENCH=ON $(CMAKE_FLAGS); \
+	fi
+
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # The sanitizer build uses clang, so every `make test` compiles with both compilers.
@@ -34,22 +51,32 @@ test-asan: build-asan
 
 test: test-release test-asan
 
-# hekate seeding sample content with its built-in tracker; it prints the aria2c command.
-run: build
+# hekate seeding sample content with its built-in tracker; it prints the aria2c command. Only
+# what the demo needs is installed and built; a tree configured by `make test` is reused.
+run: deps-demo
+	@[ -f $(BUILD_DIR)/build.ninja ] || cmake -S . -B $(BUILD_DIR) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=Release -DCPC_BUILD_TESTS=OFF -DCPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target hekate
 	scripts/hekate-demo $(BUILD_DIR)
 
+# cpc against NPTL, State Threads, GNU Pth and Boost.Context (SMOKE=1 is the quick run).
 bench: build
-	$(BUILD_DIR)/bench/threads
+	$(BUILD_DIR)/bench/threads $(if $(QUICK)$(SMOKE),--quick) \
+	  $(if $(RESULTS),--out $(RESULTS)/threads$(if $(QUICK)$(SMOKE),-quick).csv)
 
 # "Are events fast?" against nginx, lighttpd, Apache, h2o, mini-httpd and the toys (as root:
-# it raises somaxconn and caps the server's CPU with a cgroup). QUICK=1 for a short sweep.
+# it installs the servers, raises somaxconn and caps the server's CPU with a cgroup).
+# SMOKE=1: one load, the project's own servers only, no root needed.
 bench-events: build
-	bench/are-events-fast/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick)
+	bench/are-events-fast/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results $(RESULTS))
 
 # The Hekate paper's stress test scaled up: hekate, Transmission and libtorrent against a swarm
 # of 100 to 15,000 simulated leechers (as root: it raises somaxconn). QUICK=1: 100 and 1,000.
+# SMOKE=1: 50 leechers for 5 s, hekate only, no root needed.
 bench-swarm: build
-	bench/swarm/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick)
+	bench/swarm/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')

@@ -11,6 +11,13 @@ from pathlib import Path
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
+
+
+def somaxconn():
+    """The accept-queue limit in force: listen(2)'s backlog is silently cut to it."""
+    return int(Path("/proc/sys/net/core/somaxconn").read_text())
+
+
 class Sysctls:
     """Raises net.core.somaxconn and tcp_max_syn_backlog (the paper's fix: listen(2)'s
     backlog is silently cut to somaxconn) and restores them on exit."""
@@ -32,9 +39,6 @@ class Sysctls:
             except OSError as e:
                 print(f"warning: cannot raise {key} to {self.value}: {e}")
         return self
-
-    def effective_somaxconn(self):
-        return int(Path("/proc/sys/net/core/somaxconn").read_text())
 
     def __exit__(self, *exc):
         for path, old in self.saved.items():
