@@ -50,10 +50,12 @@ def verdict(ok):
 def summary(rows, wrk_rows, memory, broken, args, started, finished):
     out = []
     out.append("# \"Are events fast?\" on this machine\n")
+    quota = ("no CPU quota" if getattr(args, "no_cgroup", False) else
+             f"{args.server_cpu}% of the core (cgroup quota)")
     mode = " --smoke" if getattr(args, "smoke", False) else " --quick" if args.quick else ""
     out.append(f"`bench/are-events-fast/run{mode}`, "
                f"{started:%Y-%m-%d %H:%M}–{finished:%H:%M} UTC. Server on CPU 0 with "
-               f"{args.server_cpu}% of the core (cgroup quota), client on CPU 1; the 305-byte "
+               f"{quota}, client on CPU 1; the 305-byte "
                "page, a new connection per request (loadgen, ab's semantics), the first and "
                "last 1,000 samples discarded. Raw data: are-events-fast.csv.\n")
 
