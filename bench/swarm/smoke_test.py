@@ -69,6 +69,7 @@ class SmokeTest(unittest.TestCase):
         self.assertGreater(float(r["mb_per_cpu_s"]), 0, r)
         self.assertEqual(r["bad_pieces"], "0", r)
         self.assertEqual(r["errors_total"], "0", r)
+        self.assertEqual(r["seeder_handshake_failures"], "", r)
         report = (results / "swarm-smoke.md").read_text()
         self.assertIn("| hekate | 50 | 50 |", report)
         self.assertNotIn("**failed**", report)
