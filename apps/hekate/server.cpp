@@ -75,20 +75,39 @@ endpoint any_address(int family, std::uint16_t port) {
     return *endpoint::from_host(family == AF_INET6 ? "::" : "0.0.0.0", port);
 }
 
+// How a handshake read ended; the failures are counted apart (statistics) so that a burst
+// of closed handshakes says whose side gave up.
+enum class handshake_read { ok, cut, not_handshake, unknown_info_hash };
+
+const char* describe(handshake_read r) noexcept {
+    switch (r) {
+        case handshake_read::ok:
+            return "ok";
+        case handshake_read::cut:
+            return "closed or reset by the peer";
+        case handshake_read::not_handshake:
+            return "not a plaintext handshake";
+        case handshake_read::unknown_info_hash:
+            return "unknown info-hash";
+    }
+    return "?";
+}
+
 // Reads exactly [from, to) of buf; after the first bytes, gives up as soon as they cannot be
 // a plaintext handshake (an encrypted opening), so that the client retries in plaintext at
 // once instead of waiting for a timeout.
-cpc::task<bool> read_handshake_bytes(int fd, char* buf, std::size_t from, std::size_t to) {
+cpc::task<handshake_read> read_handshake_bytes(int fd, char* buf, std::size_t from,
+                                               std::size_t to) {
     std::size_t have = from;
     while (have < to) {
         auto r = co_await cpc::read(fd, buf + have, to - have);
-        if (!r || r.bytes == 0) co_return false;
+        if (!r || r.bytes == 0) co_return handshake_read::cut;
         have += r.bytes;
         if (!wire::could_be_handshake(std::string_view(buf, std::min<std::size_t>(have, 20)))) {
-            co_return false;
+            co_return handshake_read::not_handshake;
         }
     }
-    co_return true;
+    co_return handshake_read::ok;
 }
 
 }  // namespace
@@ -327,8 +346,8 @@ cpc::task<bool> server::dial_once(const dial_target& target) {
         config_.handshake_timeout, [](int fd, std::string ours, char* buf) -> cpc::task<bool> {
             auto w = co_await cpc::write(fd, ours.data(), ours.size());
             if (!w) co_return false;
-            bool ok = co_await read_handshake_bytes(fd, buf, 0, wire::handshake_size);
-            co_return ok;
+            co_return co_await read_handshake_bytes(fd, buf, 0, wire::handshake_size) ==
+                handshake_read::ok;
         }(fd, std::move(ours), buf));
     std::optional<wire::handshake> theirs;
     if (exchanged && *exchanged) {
@@ -377,6 +396,7 @@ cpc::task<void> server::accept_loop(listener l) {
         ++totals_.connections_accepted;
         endpoint remote = endpoint::from(reinterpret_cast<sockaddr*>(&ss), len);
         if (!choker_.admit() || handshakes_in_flight_ >= choker_.config().max_peers) {
+            ++totals_.refused_full;
             log(log_level::connections, "{}: server full, closing", remote.to_string());
             cpc::close(a.fd);
             continue;
@@ -393,27 +413,41 @@ cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
     std::shared_ptr<served_torrent> t;
     auto got = co_await cpc::with_timeout(
         config_.handshake_timeout,
-        [](server* self, int fd, char* buf, std::shared_ptr<served_torrent>* t) -> cpc::task<bool> {
-            bool head = co_await read_handshake_bytes(fd, buf, 0, 48);
-            if (!head) co_return false;
+        [](server* self, int fd, char* buf,
+           std::shared_ptr<served_torrent>* t) -> cpc::task<handshake_read> {
+            handshake_read head = co_await read_handshake_bytes(fd, buf, 0, 48);
+            if (head != handshake_read::ok) co_return head;
             info_hash h;
             std::memcpy(h.data(), buf + 28, h.size());
             *t = self->find(h);
             if (!*t) {
                 log(log_level::connections, "unknown info-hash {}", to_hex(h));
-                co_return false;
+                co_return handshake_read::unknown_info_hash;
             }
             std::string ours = wire::encode_handshake(h, self->own_id_);
             auto w = co_await cpc::write(fd, ours.data(), ours.size());
-            if (!w) co_return false;
-            bool rest = co_await read_handshake_bytes(fd, buf, 48, wire::handshake_size);
-            co_return rest;
+            if (!w) co_return handshake_read::cut;
+            co_return co_await read_handshake_bytes(fd, buf, 48, wire::handshake_size);
         }(this, fd, buf, &t));
     --handshakes_in_flight_;
     std::optional<wire::handshake> theirs;
-    if (got && *got) theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
+    if (got && *got == handshake_read::ok) {
+        theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
+    }
     if (!theirs || !t) {
-        log(log_level::connections, "{}: handshake failed, closing", remote.to_string());
+        if (!got) {
+            ++totals_.handshakes_timed_out;
+        } else if (*got == handshake_read::unknown_info_hash) {
+            ++totals_.unknown_info_hash;
+        } else if (*got == handshake_read::cut) {
+            ++totals_.handshakes_cut;
+        } else {
+            ++totals_.not_handshakes;  // includes a full handshake that does not parse
+        }
+        log(log_level::connections, "{}: handshake failed ({}), closing", remote.to_string(),
+            !got                         ? "timed out"
+            : *got == handshake_read::ok ? "unparsable"
+                                         : describe(*got));
         cpc::close(fd);
         co_return;
     }

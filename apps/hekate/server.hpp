@@ -62,6 +62,12 @@ struct server_totals {
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_dialled = 0;
     std::uint64_t protocol_errors = 0;
+    // Incoming connections closed before the end of the handshake, by cause.
+    std::uint64_t refused_full = 0;  // at --max-peers: closed as accepted
+    std::uint64_t handshakes_timed_out = 0;
+    std::uint64_t handshakes_cut = 0;  // closed or reset by the peer
+    std::uint64_t not_handshakes = 0;  // an encrypted opening, or garbage
+    std::uint64_t unknown_info_hash = 0;
 };
 
 class server {

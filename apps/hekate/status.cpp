@@ -44,10 +44,13 @@ std::string server::status_json() const {
     std::string out = fmt::format(
         "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{}}},"
         "\"uploaded\":{},\"upload_rate\":{:.0f},\"accepted\":{},\"dialled\":{},"
-        "\"protocol_errors\":{},\"mapped_files\":{},\"torrents\":[",
+        "\"protocol_errors\":{},\"handshake_failures\":{{\"server_full\":{},\"timed_out\":{},"
+        "\"cut\":{},\"not_handshake\":{},\"unknown_info_hash\":{}}},\"mapped_files\":{},"
+        "\"torrents\":[",
         choker_.connected(), choker_.unchoked(), choker_.waiting(), totals_.uploaded, totals_.rate,
         totals_.connections_accepted, totals_.connections_dialled, totals_.protocol_errors,
-        files_.mapped_files());
+        totals_.refused_full, totals_.handshakes_timed_out, totals_.handshakes_cut,
+        totals_.not_handshakes, totals_.unknown_info_hash, files_.mapped_files());
     bool first = true;
     for (const auto& [key, t] : torrents_) {
         if (!first) out += ',';

@@ -157,14 +157,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Process:
-    """A server started pinned to the server CPU, in its own session, inside the quota."""
+def die_with_parent():
+    """Makes the calling process get SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG;
+    called between fork and exec): a harness killed by a test's timeout leaves no server
+    behind, even one in a session of its own."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
-    def __init__(self, argv, quota, log_path, cwd):
+
+class Process:
+    """A server started pinned to the server CPU, in its own session, inside the quota
+    (killed with the harness if `tied`)."""
+
+    def __init__(self, argv, quota, log_path, cwd, tied=False):
         self.argv = argv
 
         def child():
             os.setsid()
+            if tied:
+                die_with_parent()
             quota.join()
             raise_fd_limit()
 

@@ -1,8 +1,8 @@
 // swarm_sim: a swarm of BitTorrent leechers against one seeder, on the cpc runtime (the
 // client of bench/swarm, the Hekate paper's stress test scaled up).
 //
-//   swarm_sim --torrent FILE --seeder HOST:PORT -n PEERS -t SECONDS [--ramp S] [--pipeline B]
-//             [--sources FIRST-LAST] [--no-extensions] [-v]
+//   swarm_sim --torrent FILE --seeder HOST:PORT -n PEERS -t SECONDS [--warmup S] [--ramp S]
+//             [--pipeline B] [--sources FIRST-LAST] [--no-extensions] [-v]
 //
 // Every peer is a cpc thread on one loop (one kernel thread). Peer i starts at i * ramp / n
 // seconds, binds a source address of the --sources range (peer i takes address i modulo the
@@ -12,11 +12,14 @@
 // --pipeline requests of 16 KiB blocks outstanding. It asks for whole pieces chosen at
 // random, hashes every piece as its blocks arrive (in order; early blocks wait) and checks it
 // against the .torrent. A lost connection (refused, reset, closed, protocol error) is counted
-// and the peer connects again after a second or two. At -t seconds the measurement stops and
-// every peer hangs up.
+// and the peer connects again after a second or two. Bytes and pieces are measured over the
+// -t seconds that follow --warmup seconds of the same load (a seeder that unchokes only on a
+// timer, Transmission every 10 s, serves nothing at first); errors are counted from the
+// start. At the end of the measurement every peer hangs up.
 //
-// Output: one JSON line on stdout (see report()); with -v, a progress line a second on
-// stderr. Exit status 0 unless the command line or the torrent is unusable.
+// Output: a line "measuring" on stdout when the measurement starts (the harness reads the
+// seeder's CPU time then), and one JSON line at the end (see main()); with -v, a progress
+// line a second on stderr. Exit status 0 unless the command line or the torrent is unusable.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -65,6 +68,7 @@ struct config {
     std::string seeder = "127.0.0.1:6881";
     std::size_t peers = 100;
     double seconds = 30;
+    double warmup = 0;
     double ramp = 5;
     unsigned pipeline = 16;
     std::string sources = "127.0.0.10-127.0.0.250";
@@ -85,13 +89,16 @@ struct swarm {
     std::mt19937_64 rng;
     std::vector<char> scratch = std::vector<char>(256 * 1024);  // shared: consume never suspends
 
-    // Measured until `measuring` goes false at -t seconds.
+    // Counted until `measuring` goes false at the end, bytes and pieces from the start of
+    // the load: the measurement is what they grew by after the warm-up.
     bool measuring = true;
     std::int64_t t0 = 0;
-    std::int64_t end_ns = 0;  // t0 + -t seconds
+    std::int64_t end_ns = 0;  // t0 + --warmup + -t seconds
     std::uint64_t bytes = 0;
-    std::uint64_t bytes_at_ramp = 0;
+    std::uint64_t bytes_at_start = 0;  // at the end of the warm-up
+    std::uint64_t bytes_at_ramp = 0;   // when the measurement and the ramp are both over
     std::uint64_t pieces_verified = 0;
+    std::uint64_t pieces_at_start = 0;
     std::uint64_t bad_pieces = 0;
     std::uint64_t connect_attempts = 0;
     std::uint64_t handshakes = 0;
@@ -107,6 +114,9 @@ struct swarm {
     std::size_t connecting_at_end = 0;
     std::size_t handshaking_at_end = 0;
     std::size_t unchoked_at_end = 0;
+    // The longest the clock thread woke late: how long the loop went without polling (a
+    // peer that never waits holds the loop, and the connects and handshakes wait with it).
+    std::int64_t max_lag_ns = 0;
 
     void error(const std::string& kind) {
         if (measuring) ++errors[kind];
@@ -475,23 +485,34 @@ cpc::task<void> peer_until(swarm& s, std::size_t i, std::chrono::nanoseconds lef
     co_await cpc::with_timeout(left, peer(s, i));
 }
 
-// Ends the measurement at -t seconds (the peers hang up 50 ms later), notes the bytes at the
-// end of the ramp, and prints progress with -v.
+// Starts the measurement after the warm-up, ends it -t seconds later (the peers hang up 50 ms
+// after), notes the bytes at the end of the ramp, and prints progress with -v.
 cpc::task<void> clock_thread(swarm& s) {
-    const std::int64_t end = s.t0 + static_cast<std::int64_t>(s.cfg.seconds * 1e9);
-    const std::int64_t ramp_end = s.t0 + static_cast<std::int64_t>(s.cfg.ramp * 1e9);
-    bool ramp_noted = s.cfg.ramp <= 0;
+    const std::int64_t end = s.end_ns;
+    const std::int64_t start = s.t0 + static_cast<std::int64_t>(s.cfg.warmup * 1e9);
+    const std::int64_t ramp_end =
+        s.t0 + static_cast<std::int64_t>(std::max(s.cfg.ramp, s.cfg.warmup) * 1e9);
+    bool started = false, ramp_noted = false;
     std::uint64_t last_bytes = 0;
     for (;;) {
         const std::int64_t now = now_ns();
         if (now >= end) break;
+        if (!started && now >= start) {
+            s.bytes_at_start = s.bytes;
+            s.pieces_at_start = s.pieces_verified;
+            started = true;
+            std::printf("measuring\n");
+            std::fflush(stdout);
+        }
         if (!ramp_noted && now >= ramp_end) {
             s.bytes_at_ramp = s.bytes;
             ramp_noted = true;
         }
         std::int64_t next = std::min(end, now + 1'000'000'000);
+        if (!started) next = std::min(next, start);
         if (!ramp_noted) next = std::min(next, ramp_end);
         co_await cpc::sleep(std::chrono::nanoseconds(next - now));
+        s.max_lag_ns = std::max(s.max_lag_ns, now_ns() - next);
         if (s.cfg.verbose) {
             std::fprintf(stderr,
                          "t=%5.1f connecting %zu handshaking %zu connected %zu unchoked %zu "
@@ -550,8 +571,11 @@ int main(int argc, char** argv) {
     app.add_option("-n,--peers", cfg.peers, "simultaneous peers")
         ->check(CLI::Range(1, 100000))
         ->capture_default_str();
-    app.add_option("-t,--time", cfg.seconds, "seconds to run")
+    app.add_option("-t,--time", cfg.seconds, "seconds measured (after the warm-up)")
         ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app.add_option("--warmup", cfg.warmup, "seconds of load before the measurement")
+        ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--ramp", cfg.ramp, "seconds over which the peers first connect")
         ->check(CLI::NonNegativeNumber)
@@ -606,8 +630,8 @@ int main(int argc, char** argv) {
     rusage ru0{}, ru1{};
     ::getrusage(RUSAGE_SELF, &ru0);
     s.t0 = now_ns();
-    s.end_ns = s.t0 + static_cast<std::int64_t>(cfg.seconds * 1e9);
-    const auto run_for = std::chrono::nanoseconds(static_cast<std::int64_t>(cfg.seconds * 1e9));
+    s.end_ns = s.t0 + static_cast<std::int64_t>((cfg.warmup + cfg.seconds) * 1e9);
+    const auto run_for = std::chrono::nanoseconds(s.end_ns - s.t0);
     cpc::spawn(clock_thread(s));
     for (std::size_t i = 0; i < cfg.peers; ++i)
         cpc::spawn(peer_until(s, i, run_for + 50ms));
@@ -625,24 +649,28 @@ int main(int argc, char** argv) {
         error_total += count;
     }
     errors += "}";
-    const double steady_s = cfg.seconds - std::min(cfg.ramp, cfg.seconds);
+    // The part of the measurement after the ramp.
+    const double ramp_in = std::clamp(cfg.ramp - cfg.warmup, 0.0, cfg.seconds);
+    const double steady_s = cfg.seconds - ramp_in;
+    const std::uint64_t bytes = s.bytes - s.bytes_at_start;
     std::printf(
         "{\"peers_requested\":%zu,\"connected_at_end\":%zu,\"unchoked_at_end\":%zu,"
         "\"connecting_at_end\":%zu,\"handshaking_at_end\":%zu,"
         "\"ever_connected\":%zu,\"ever_unchoked\":%zu,\"connect_attempts\":%llu,"
-        "\"handshakes\":%llu,\"seconds\":%.3f,\"ramp_seconds\":%.3f,\"bytes\":%llu,"
+        "\"handshakes\":%llu,\"seconds\":%.3f,\"warmup_seconds\":%.3f,\"ramp_seconds\":%.3f,"
+        "\"bytes\":%llu,"
         "\"bytes_after_ramp\":%llu,\"bytes_per_s\":%.0f,\"bytes_per_s_after_ramp\":%.0f,"
         "\"pieces_verified\":%llu,\"bad_pieces\":%llu,\"errors_total\":%llu,\"errors\":%s,"
-        "\"client_cpu_s\":%.3f,\"client_cpu_fraction\":%.3f}\n",
+        "\"client_cpu_s\":%.3f,\"client_cpu_fraction\":%.3f,\"max_loop_lag_ms\":%.1f}\n",
         cfg.peers, s.connected_at_end, s.unchoked_at_end, s.connecting_at_end, s.handshaking_at_end,
         s.ever_connected, s.ever_unchoked, static_cast<unsigned long long>(s.connect_attempts),
-        static_cast<unsigned long long>(s.handshakes), cfg.seconds, std::min(cfg.ramp, cfg.seconds),
-        static_cast<unsigned long long>(s.bytes),
+        static_cast<unsigned long long>(s.handshakes), cfg.seconds, cfg.warmup, ramp_in,
+        static_cast<unsigned long long>(bytes),
         static_cast<unsigned long long>(s.bytes - s.bytes_at_ramp),
-        static_cast<double>(s.bytes) / cfg.seconds,
+        static_cast<double>(bytes) / cfg.seconds,
         steady_s > 0 ? static_cast<double>(s.bytes - s.bytes_at_ramp) / steady_s : 0.0,
-        static_cast<unsigned long long>(s.pieces_verified),
+        static_cast<unsigned long long>(s.pieces_verified - s.pieces_at_start),
         static_cast<unsigned long long>(s.bad_pieces), static_cast<unsigned long long>(error_total),
-        errors.c_str(), cpu, wall > 0 ? cpu / wall : 0.0);
+        errors.c_str(), cpu, wall > 0 ? cpu / wall : 0.0, static_cast<double>(s.max_lag_ns) / 1e6);
     return 0;
 }

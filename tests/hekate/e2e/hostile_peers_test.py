@@ -1,10 +1,12 @@
 """Bad input from peers: each case closes (or rejects) that one connection, and after each
 one a good peer still downloads the whole torrent correctly."""
+import json
 import os
 import socket
 import struct
 import sys
 import tempfile
+import urllib.request
 
 import harness
 from mini_peer import (ALLOWED_FAST, BITFIELD, EXTENDED, FAST_AND_EXTENSIONS, HAVE, HAVE_ALL,
@@ -18,6 +20,11 @@ def check(name, ok, hekate):
     print(("ok   " if ok else "FAIL ") + name, flush=True)
     if not ok:
         FAILURES.append(name)
+
+
+def handshake_failures(status_port):
+    with urllib.request.urlopen(f"http://{harness.HEKATE_ADDRESS}:{status_port}/", timeout=5) as r:
+        return json.loads(r.read())["handshake_failures"]
 
 
 def good_download(hekate, torrent, expected):
@@ -38,7 +45,9 @@ def main():
             open(os.path.join(d, n), "rb").read()
             for d, n in sorted_files(content))
         assert len(expected) == torrent.length
-        hekate = harness.Hekate(binary, [tmp], ["-t", "-d", "2", "--max-peers", "100"])
+        status_port = harness.free_port(harness.HEKATE_ADDRESS)
+        hekate = harness.Hekate(binary, [tmp], ["-t", "-d", "2", "--max-peers", "100",
+                                                "--status", str(status_port)])
         host, port, h = harness.HEKATE_ADDRESS, hekate.port, torrent.info_hash
         last_piece = len(torrent.hashes) - 1
         try:
@@ -71,6 +80,20 @@ def main():
             check("half-open handshake: closed after the handshake timeout", p.closed_within(9),
                   hekate)
             p.close()
+            p = Peer(host, port, h, handshake=False)
+            p.send_raw(b"\x13BitTorrent")  # then hangs up
+            p.close()
+            check("a handshake cut short is logged as such",
+                  hekate.wait_for_log(r"handshake failed \(closed or reset by the peer\)", 3),
+                  hekate)
+            # Whose side gave up, for each of the four above.
+            failures = handshake_failures(status_port)
+            check("handshake failures counted by cause: %s" % failures,
+                  failures == {"server_full": 0, "timed_out": 1, "cut": 1, "not_handshake": 1,
+                               "unknown_info_hash": 1}, hekate)
+            for reason in ("unknown info-hash", "not a plaintext handshake", "timed out"):
+                check("handshake failure logged: " + reason,
+                      "handshake failed (%s), closing" % reason in hekate.output(), hekate)
 
             # Framing and ids.
             closes("length prefix beyond 128 KiB + 13",
