@@ -115,16 +115,17 @@ def check_bench_events(source, build, results):
 
 
 def check_bench_swarm(source, build, results):
+    # bench/swarm/smoke_test.py checks the harness's rows and its failure path in detail;
+    # this checks that the make target reaches it and that hekate was measured.
     make(source, build, "bench-swarm", "SMOKE=1", f"RESULTS={results}", timeout=300)
-    rows = read_csv(results / "swarm.csv")
+    rows = read_csv(results / "swarm-smoke.csv")
     hekate = [r for r in rows if r["seeder"] == "hekate"]
-    expect(hekate, "bench-swarm: no row for hekate")
-    for r in hekate:
-        for column in ("bytes", "mb_per_s", "mb_per_cpu_s", "connected_at_end", "pieces_verified"):
-            v = number(r[column])
-            expect(v is not None and v > 0, f"bench-swarm: hekate's {column} is {r[column]!r}")
-        expect(number(r["bad_pieces"]) == 0, f"bench-swarm: bad pieces: {r}")
-    expect_png(results / "swarm.png")
+    expect(len(hekate) == 1 and hekate[0]["valid"] == "1",
+           f"bench-swarm: no valid row for hekate: {rows}")
+    for column in ("bytes", "mb_per_s", "mb_per_cpu_s"):
+        v = number(hekate[0][column])
+        expect(v is not None and v > 0, f"bench-swarm: hekate's {column} is {hekate[0][column]!r}")
+    expect_png(results / "swarm-smoke.png")
 
 
 # ---- make run -----------------------------------------------------------------------------
