@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -82,8 +83,10 @@ class runtime {
     std::size_t cpu_of(std::size_t i) const noexcept;
     const cpc::topology& topology() const noexcept;
 
-    // Colors moved by stealing in this runtime's runs so far.
+    // Colors moved by stealing in this runtime's runs so far, and the time the loops that
+    // gave them spent handing them over (unlinking, queueing, waking the thief).
     std::size_t steals() const noexcept;
+    std::uint64_t steal_handoff_ns() const noexcept;
 
   private:
     std::unique_ptr<detail::runtime_state> state_;

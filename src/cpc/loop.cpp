@@ -217,6 +217,8 @@ void loop::serve_steal_request() {
     if (!steal_request_.compare_exchange_strong(thief, nullptr, std::memory_order_acq_rel)) {
         return;
     }
+    timespec start;
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
     if (prev) {
         prev->next_ = c->next_;
     } else {
@@ -230,6 +232,12 @@ void loop::serve_steal_request() {
     ++c->moves_;
     rt_->steals.fetch_add(1, std::memory_order_relaxed);
     thief->push_remote({remote_item::kind::adopt, c, {}, nullptr}, c);
+    timespec end;
+    ::clock_gettime(CLOCK_MONOTONIC, &end);
+    rt_->handoff_ns.fetch_add(
+        static_cast<std::uint64_t>((end.tv_sec - start.tv_sec) * 1'000'000'000 +
+                                   (end.tv_nsec - start.tv_nsec)),
+        std::memory_order_relaxed);
 }
 
 void loop::ask_for_colors() {

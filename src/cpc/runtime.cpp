@@ -132,6 +132,10 @@ std::size_t runtime::steals() const noexcept {
     return state_->steals.load(std::memory_order_relaxed);
 }
 
+std::uint64_t runtime::steal_handoff_ns() const noexcept {
+    return state_->handoff_ns.load(std::memory_order_relaxed);
+}
+
 run_result runtime::run() {
     detail::runtime_state& s = *state_;
     s.idle_loops = 0;

@@ -63,8 +63,9 @@ bool from_hwloc(std::vector<cpu_info>& cpus) {
                 core_found = true;
             }
             if (o->type == HWLOC_OBJ_PACKAGE) c.package = static_cast<int>(o->logical_index);
-            // The outermost cache above the PU is the last level.
-            if (hwloc_obj_type_is_cache(o->type) && static_cast<int>(o->depth) > best_depth) {
+            // The outermost cache above the PU (nearest the root) is the last level.
+            if (hwloc_obj_type_is_cache(o->type) &&
+                (best_depth < 0 || static_cast<int>(o->depth) < best_depth)) {
                 c.cache_group = static_cast<int>(o->gp_index);
                 best_depth = static_cast<int>(o->depth);
                 any_cache = true;
