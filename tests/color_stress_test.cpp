@@ -94,6 +94,8 @@ cpc::task<void> worker(world* w, int id, int c) {
         }
         enter(w, c);
         EXPECT_EQ(cpc::current_color(), w->colors[c].c.get());
+        // Wherever the thread waited, it resumes on the loop that owns its color now.
+        EXPECT_EQ(cpc::loop::current(), &w->colors[c].c->owner());
     }
     leave(w, c);
     w->finished.fetch_add(1);

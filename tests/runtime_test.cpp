@@ -131,6 +131,35 @@ TEST(Runtime, SleepInterruptedFromAnotherLoop) {
     EXPECT_EQ(resumed_on, &rt.at(0));
 }
 
+TEST(Runtime, DeadlineInterruptsASleepArmedOnAnotherLoop) {
+    // The task recolors to a color of loop 1 and sleeps there; the deadline fires on loop 0,
+    // the sleep is interrupted on loop 1, and with_timeout ends back on loop 0.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    cpc::color far(rt.at(1));
+    struct seen {
+        bool slept = true;
+        cpc::loop* slept_on = nullptr;
+        bool in_time = true;
+        cpc::loop* ended_on = nullptr;
+    } s;
+    rt.spawn_on(rt.at(0), [](cpc::color* far, seen* s) -> cpc::task<void> {
+        auto body = [](cpc::color* far, seen* s) -> cpc::task<void> {
+            co_await cpc::recolor(*far);
+            const bool slept = co_await cpc::sleep(10s);
+            s->slept = slept;
+            s->slept_on = cpc::loop::current();
+        };
+        const bool in_time = co_await cpc::with_timeout(5ms, body(far, s));
+        s->in_time = in_time;
+        s->ended_on = cpc::loop::current();
+    }(&far, &s));
+    rt.run();
+    EXPECT_FALSE(s.slept);
+    EXPECT_EQ(s.slept_on, &rt.at(1));
+    EXPECT_FALSE(s.in_time);
+    EXPECT_EQ(s.ended_on, &rt.at(0));
+}
+
 TEST(Color, RecolorMovesTheThreadToTheColorsLoop) {
     cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
     cpc::color c(rt.at(1));

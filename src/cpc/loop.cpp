@@ -92,7 +92,9 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
     // The sender is busy (or a detached thread, which the run waits for), so the run cannot
     // end between the push and this.
     if (was_idle && rt) rt->unidle(*this);
-    if (first) backend_->wake();
+    // From the loop itself (an interruption delivered later) no wake-up is needed: run()
+    // looks at the flag before it waits.
+    if (first && detail::tl_loop != this) backend_->wake();
 }
 
 void loop::drain_remote() {
@@ -294,6 +296,7 @@ run_result loop::run() {
         }
         std::int64_t timeout = -1;
         if (!timers_.empty()) timeout = std::max<std::int64_t>(timers_.next_deadline() - now_, 0);
+        if (remote_pending_.load(std::memory_order_relaxed)) timeout = 0;
         poll(timeout);
         // The loop may have slept in the kernel: threads woken by I/O or from another kernel
         // thread run next, and a sleep they start must be measured from the time now.

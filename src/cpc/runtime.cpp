@@ -10,6 +10,7 @@
 #include <numeric>
 #include <thread>
 
+#include "cpc/detail/spin_lock.hpp"
 #include "running_loops.hpp"
 #include "runtime_state.hpp"
 
@@ -149,6 +150,10 @@ run_result runtime::run() {
     const bool pin = s.options.pin && s.topo.size() != 0;
     auto cpu_id = [&](std::size_t i) { return s.topo.cpus()[s.cpu[i]].os_index; };
 
+    // Counted as running together before any of them starts: a loop must not touch a
+    // condvar without its lock while another loop is starting up and may touch it with.
+    const int together = loops_.size() > 1 ? static_cast<int>(loops_.size()) : 0;
+    detail::g_running_loops.fetch_add(together, std::memory_order_relaxed);
     std::vector<run_result> results(loops_.size());
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < loops_.size(); ++i) {
@@ -164,6 +169,7 @@ run_result runtime::run() {
     results[0] = loops_[0]->run();
     for (std::thread& t : threads)
         t.join();
+    detail::g_running_loops.fetch_sub(together, std::memory_order_relaxed);
     if (restore) ::pthread_setaffinity_np(::pthread_self(), sizeof saved, &saved);
 
     std::ptrdiff_t blocked = 0;
