@@ -130,7 +130,7 @@ class loop final : public scheduler {
     };
 
     void run_ready();
-    void run_colors(std::size_t& budget);
+    void run_colors();
     void post_colored(color& c, std::coroutine_handle<> h);
     void enqueue_color(color& c) noexcept;
     // Queues item for this loop and wakes it. A color handed over is made this loop's

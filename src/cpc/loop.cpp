@@ -151,16 +151,14 @@ void loop::adopt(color& c) {
 
 void loop::run_ready() {
     std::size_t budget = kResumesPerRound;
-    while (budget != 0 && !ready_.empty()) {
-        --budget;
+    while (!ready_.empty() && budget-- != 0)
         ready_.pop_front().resume();
-    }
-    if (colors_head_) run_colors(budget);
+    if (colors_head_) run_colors();
 }
 
-void loop::run_colors(std::size_t& budget) {
-    // Every color queued now gets one turn, whatever is left of the budget: uncolored
-    // threads must not starve colors.
+void loop::run_colors() {
+    // Every color queued now gets one turn, whatever uncolored threads used of the round:
+    // they must not starve colors.
     for (std::size_t n = queued_colors_; n != 0 && colors_head_; --n) {
         color& c = *colors_head_;
         colors_head_ = c.next_;
@@ -170,7 +168,6 @@ void loop::run_colors(std::size_t& budget) {
         // its queue.
         detail::tl_scheduler = &c;
         std::size_t turn = std::min(c.ready_.size(), kResumesPerColorTurn);
-        budget -= std::min(budget, turn);
         while (turn-- != 0)
             c.ready_.pop_front().resume();
         detail::tl_scheduler = this;

@@ -19,26 +19,45 @@ struct shared_wait_list {
     wait_list list;  // must stay first (see of)
     spin_lock lock;
 
+    // Each operation tests the flag first so that the one-loop case is the bare list
+    // operation, with no guard object to set up.
     void push_back(wait_link* l) noexcept {
+        if (!several_loops()) [[likely]] {
+            list.push_back(l);
+            return;
+        }
         shared_guard g(lock);
         list.push_back(l);
     }
     // Removes l if it is still linked; false if a waker took it first.
     bool remove_if_linked(wait_link* l) noexcept {
+        if (!several_loops()) [[likely]] {
+            if (!l->linked()) return false;
+            list.remove(l);
+            return true;
+        }
         shared_guard g(lock);
         if (!l->linked()) return false;
         list.remove(l);
         return true;
     }
     bool wake_one() noexcept {
+        if (!several_loops()) [[likely]]
+            return list.wake_one();
         shared_guard g(lock);
         return list.wake_one();
     }
     void wake_all() noexcept {
+        if (!several_loops()) [[likely]] {
+            list.wake_all();
+            return;
+        }
         shared_guard g(lock);
         list.wake_all();
     }
     std::size_t size() noexcept {
+        if (!several_loops()) [[likely]]
+            return list.size();
         shared_guard g(lock);
         return list.size();
     }
