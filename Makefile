@@ -3,6 +3,7 @@
 # and runs. BUILD_DIR / ASAN_DIR pick the build trees.
 BUILD_DIR ?= build
 ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 # Benchmarks: QUICK=1 for a short run, SMOKE=1 for the seconds-long form that `make test`
@@ -11,8 +12,8 @@ QUICK ?=
 SMOKE ?=
 RESULTS ?=
 
-.PHONY: all deps deps-demo configure build build-asan test test-release test-asan run bench \
-	bench-events bench-swarm format clean
+.PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
+	test-tsan run bench bench-events bench-swarm format clean
 
 all: build
 
@@ -43,13 +44,24 @@ $(ASAN_DIR)/build.ninja: | deps
 build-asan: $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
+# ThreadSanitizer (clang): the runtime and its tests only, where the loops of a cpc::runtime race.
+$(TSAN_DIR)/build.ninja: | deps
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCPC_TSAN=ON -DCPC_BUILD_APPS=OFF -DCPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+
+build-tsan: $(TSAN_DIR)/build.ninja
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+
 test-release: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 test-asan: build-asan
 	ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+test-tsan: build-tsan
+	ctest --test-dir $(TSAN_DIR) --output-on-failure -j $(JOBS)
+
+test: test-release test-asan test-tsan
 
 # hekate seeding sample content with its built-in tracker; it prints the aria2c command. Only
 # what the demo needs is installed and built; a tree configured by `make test` is reused.
@@ -82,4 +94,4 @@ format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)

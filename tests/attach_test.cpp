@@ -82,7 +82,7 @@ TEST(Attach, ManyRoundTrips) {
     int trips[8] = {};
     for (int& t : trips)
         cpc::spawn(body(&pool, &t));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     for (int t : trips)
         EXPECT_EQ(t, 200);
 }
@@ -112,7 +112,7 @@ TEST(Attach, KernelThreadStateFollowsTheThread) {
     int sums[8] = {};
     for (int t = 0; t < 8; ++t)
         cpc::spawn(body(&pool, &wrong[t], &sums[t]));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     for (int t = 0; t < 8; ++t) {
         EXPECT_EQ(wrong[t], 0);
         EXPECT_EQ(sums[t], 3 * (300 * 299 / 2 + 300));
@@ -149,7 +149,7 @@ TEST(Attach, BetweenTwoLoopsOnTwoKernelThreads) {
     // The default loop has nothing left while the visitor is away, but the visitor comes
     // back: run until it did.
     while (!done.load())
-        cpc::main_loop();
+        cpc_test::main_loop();
     runner.join();
     EXPECT_EQ(seen, other_thread);
     EXPECT_EQ(seen_loop, &other);
@@ -232,7 +232,7 @@ TEST(Attach, ManyBlockingDetachedCallsDoNotBlockTheLoop) {
     for (int i = 0; i < kCalls; ++i)
         cpc::spawn(caller(&done));
     cpc::spawn(ticker(&done, &ticks, &ticks_before_first_done));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     const auto elapsed = since(start);
     EXPECT_EQ(done, kCalls);
     EXPECT_GE(elapsed, kBlock);
@@ -265,7 +265,7 @@ TEST(Attach, PoolRunsBlockedThreadsInParallelUpToItsSize) {
         bool met[4] = {};
         for (int i = 0; i < size; ++i)
             cpc::spawn(pool, meet(&r, &met[i]));
-        cpc::main_loop();
+        cpc_test::main_loop();
         for (int i = 0; i < size; ++i) {
             EXPECT_TRUE(met[i]) << "round of " << size << ": a thread waited in the queue while "
                                 << "the pool had room for it";
@@ -286,7 +286,7 @@ TEST(Attach, PoolQueuesWorkBeyondItsSizeInFifoOrder) {
     std::vector<int> order;
     for (int id = 0; id < 10; ++id)
         cpc::spawn(pool, one(id, &m, &order));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
@@ -302,7 +302,7 @@ TEST(Attach, ThreadEndingOnAPoolFreesItsFrameThere) {
     std::atomic<int> ended{0};
     for (int i = 0; i < 100; ++i)
         cpc::spawn(body(&pool, &ended));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(ended.load(), 100);
 }
 

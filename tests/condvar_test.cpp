@@ -35,7 +35,7 @@ TEST(Condvar, SignalWakesTheOldestWaiter) {
     for (int id : {2, 0, 3, 1})
         cpc::spawn(wait_and_log(&cv, id, &woken));
     cpc::spawn(signaller(&cv, &woken, &counts));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(woken, (std::vector<int>{2, 0, 3, 1}));
     EXPECT_EQ(counts, (std::vector<std::size_t>{4, 3, 3, 2, 2, 1, 1, 0}));
     EXPECT_EQ(cv.count(), 0u);
@@ -58,7 +58,7 @@ TEST(Condvar, WokenThreadJoinsTheEndOfTheRunQueue) {
     std::vector<int> log;
     cpc::spawn(wait_and_log(&cv, 1, &log));
     cpc::spawn(signaller(&cv, &log, other));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(log, (std::vector<int>{50, 1, 100}));
 }
 
@@ -76,7 +76,7 @@ TEST(Condvar, SignalAllWakesEveryWaiterPresentInOrder) {
     for (int id = 0; id < 5; ++id)
         cpc::spawn(wait_and_log(&cv, id, &woken));
     cpc::spawn(signaller(&cv, &woken));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(woken, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
@@ -104,14 +104,14 @@ TEST(Condvar, SignalAllDoesNotWakeLaterWaiters) {
         co_await cpc::yield();  // after the signal_all
         co_await wait_and_log(cv, 7, late);
     }(&cv, &late));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 2u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 2u);
     EXPECT_EQ(wakes, 1);
     EXPECT_TRUE(late.empty());
     EXPECT_EQ(cv.count(), 2u);
 
     // Release them so that their frames are freed.
     cpc::spawn(signaller(&cv));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(wakes, 2);
     EXPECT_EQ(late, (std::vector<int>{7}));
 }
@@ -174,7 +174,7 @@ TEST(Condvar, ManyWaitersAndSignalsKeepFifoOrder) {
     for (int id = 0; id < kWaiters; ++id)
         cpc::spawn(wait_and_log(&cv, id, &woken));
     cpc::spawn(signaller(&cv, kWaiters));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     ASSERT_EQ(woken.size(), static_cast<std::size_t>(kWaiters));
     for (int i = 0; i < kWaiters; ++i)
         EXPECT_EQ(woken[static_cast<std::size_t>(i)], i);

@@ -224,7 +224,7 @@ TEST(FrameAllocator, CoroutineFramesFreedOnThePool) {
     for (int round = 0; round < 5; ++round) {
         for (int i = 0; i < 20'000; ++i)
             cpc::spawn(body(&ended));
-        cpc::main_loop();
+        cpc_test::main_loop();
     }
     EXPECT_EQ(ended.load(), 100'000);
 }

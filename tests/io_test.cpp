@@ -61,7 +61,7 @@ TEST(Io, LargeWriteAgainstASlowReaderOnASocketpair) {
     std::error_code read_error;
     cpc::spawn(write_then_close(&s.fd[0], &data, &w));
     cpc::spawn(read_all(s.fd[1], 4096, &got, &read_error));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_FALSE(w.error) << w.error.message();
     EXPECT_EQ(w.bytes, data.size());
     EXPECT_FALSE(read_error) << read_error.message();
@@ -77,7 +77,7 @@ TEST(Io, LargeWriteAgainstASlowReaderOnAPipe) {
     std::error_code read_error;
     cpc::spawn(write_then_close(&p.write_end, &data, &w));
     cpc::spawn(read_all(p.read_end, 1000, &got, &read_error));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_FALSE(w.error);
     EXPECT_EQ(w.bytes, data.size());
     EXPECT_FALSE(read_error);
@@ -112,7 +112,7 @@ TEST(Io, WritevLargerThanTheSocketBuffer) {
     std::error_code read_error;
     cpc::spawn(writer(&s.fd[0], &iov, &w));
     cpc::spawn(read_all(s.fd[1], 64 * 1024, &got, &read_error));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_FALSE(w.error) << w.error.message();
     EXPECT_EQ(w.bytes, expected.size());
     EXPECT_TRUE(got == expected);
@@ -142,7 +142,7 @@ TEST(Io, WritevWithMoreVectorsThanIovMax) {
     std::error_code read_error;
     cpc::spawn(writer(&s.fd[0], &iov, &w));
     cpc::spawn(read_all(s.fd[1], 8192, &got, &read_error));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_FALSE(w.error) << w.error.message();
     EXPECT_EQ(w.bytes, data.size());
     EXPECT_TRUE(got == data);
@@ -171,7 +171,7 @@ TEST(Io, ReadWaitsForDataAndReturnsZeroAtEof) {
     std::string text;
     cpc::spawn(reader(p.read_end, &results, &text));
     cpc::spawn(writer(&p));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(text, "hello");
     ASSERT_EQ(results.size(), 2u);
     EXPECT_EQ(results[0].bytes, 5u);
@@ -229,7 +229,7 @@ struct listener {
             throw std::system_error(errno, std::generic_category(), "bind/listen");
         }
     }
-    ~listener() { cpc::close(fd); }
+    ~listener() { close_fd(fd); }
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
 };
@@ -290,7 +290,7 @@ TEST(Io, AcceptAndConnectOnLoopback) {
     cpc::spawn(echo_server(l.fd, 3, &peers));
     for (auto& r : replies)
         cpc::spawn(client(&l.addr, &r));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     for (auto& r : replies)
         EXPECT_EQ(r, "ping");
     EXPECT_EQ(peers, (std::vector<std::string>{"127.0.0.1", "127.0.0.1", "127.0.0.1"}));
@@ -322,7 +322,7 @@ TEST(Io, LargeTransferBothWaysOverTcp) {
     std::vector<char> echoed;
     cpc::spawn(echo_server(l.fd, 1, &peers));
     cpc::spawn(client(&l.addr, &data, &echoed));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(echoed.size(), data.size());
     EXPECT_TRUE(echoed == data);
 }
@@ -363,7 +363,7 @@ TEST(Io, Sendfile) {
     std::error_code read_error;
     cpc::spawn(sender(&s.fd[0], file, &offset, len, &r));
     cpc::spawn(read_all(s.fd[1], 16 * 1024, &got, &read_error));
-    cpc::main_loop();
+    cpc_test::main_loop();
     ::close(file);
     EXPECT_FALSE(r.error) << r.error.message();
     EXPECT_EQ(r.bytes, len);
@@ -489,7 +489,7 @@ TEST(Io, InterruptedReadAcceptAndWrite) {
     cpc::spawn(writer(s.fd[0], &data, &cv, &write_result));
     cpc::spawn(interrupter(&cv));
     const auto start = clock::now();
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_LT(since(start), 2s);
     EXPECT_EQ(read_result.error, std::errc::operation_canceled);
     EXPECT_EQ(read_result.bytes, 0u);
@@ -535,7 +535,7 @@ TEST(Io, DetachedThreadUsesTheSameWrappersAsBlockingCalls) {
     std::thread::id where;
     cpc::spawn(detached_side(s.fd[0], &data, &reply, &where));
     cpc::spawn(loop_side(s.fd[1], data.size(), &got));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_NE(where, kernel_thread());
     EXPECT_TRUE(got == data);
     EXPECT_EQ(reply, "done");
@@ -577,7 +577,7 @@ TEST(Io, DetachedConnectAndAccept) {
     std::string reply;
     cpc::spawn(detached_server(l.fd));
     cpc::spawn(detached_client(&l.addr, &reply));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(reply, "pool");
 }
 

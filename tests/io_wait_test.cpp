@@ -49,7 +49,7 @@ TEST(IoWait, WaitsUntilAnotherThreadWrites) {
     std::vector<std::string> log;
     cpc::spawn(reader(p.read_end, &log));
     cpc::spawn(writer(p.write_end, &log));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(log, (std::vector<std::string>{"wait", "write", "readable"}));
 }
 
@@ -88,7 +88,7 @@ TEST(IoWait, WritableAgainWhenTheReaderDrainsAFullSocket) {
     std::size_t filled = 0;
     cpc::spawn(filler(s.fd[0], &ready, &filled));
     cpc::spawn(drainer(s.fd[1], &filled));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(ready);
 }
 
@@ -118,7 +118,7 @@ TEST(IoWait, InterruptedBySignalReturnsFalse) {
     cpc::spawn(waiter(p.read_end, &cv, &ready));
     cpc::spawn(interrupter(&cv));
     // The interrupted wait no longer keeps the loop alive: main_loop returns.
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_FALSE(ready);
 }
 
@@ -194,7 +194,7 @@ TEST(IoWait, DataBeforeTheTimeoutCancelsTheTimeoutThread) {
     const auto start = clock::now();
     cpc::spawn(wait_with_timeout(p.read_end, 10s, &ready, &fired, &elapsed));
     cpc::spawn(writer(p.write_end));  // starts its 5 ms after the waiter took its start time
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_TRUE(ready);
     EXPECT_FALSE(fired);
     EXPECT_GE(elapsed, 5ms);
@@ -220,7 +220,7 @@ TEST(IoWait, RegularFileReturnsAtOnce) {
     run_main(body(fd, &results));
     EXPECT_LT(since(start), 1s);
     EXPECT_EQ(results, (std::vector<bool>{true, true, true, true}));
-    cpc::close(fd);
+    close_fd(fd);
 }
 
 TEST(IoWait, BadFdReturnsAtOnce) {
@@ -245,7 +245,7 @@ TEST(IoWait, HangUpCountsAsReadable) {
     ssize_t got = -1;
     cpc::spawn(reader(s.fd[0], &ready, &got));
     cpc::spawn(closer(&s));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(ready);
     EXPECT_EQ(got, 0);
 }
@@ -264,7 +264,7 @@ TEST(IoWait, SeveralWaitersOnOneFdAllWake) {
     for (int i = 0; i < 3; ++i)
         cpc::spawn(waiter(p.read_end, &woken));
     cpc::spawn(writer(p.write_end));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(woken, 3);
 }
 
@@ -290,7 +290,7 @@ TEST(IoWait, ReaderAndWriterOnOneSocket) {
         EXPECT_EQ(::read(fd, &c, 1), 1);
         write_byte(fd);
     }(s.fd[1]));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(readable);
     EXPECT_TRUE(writable);
 }
@@ -309,7 +309,7 @@ TEST(IoWait, ClosingTheFdWakesItsWaiters) {
     cpc::spawn(waiter(p.read_end, &returned));
     cpc::spawn(closer(&p));
     const auto start = clock::now();
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(returned);
     EXPECT_LT(since(start), 2s);
 }
@@ -352,7 +352,7 @@ TEST(IoWait, OnAPoolPollsTheKernelThread) {
     std::thread::id where;
     cpc::spawn(body(p.read_end, &ready, &where));
     cpc::spawn(writer(p.write_end));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(ready);
     EXPECT_NE(where, kernel_thread());
 }

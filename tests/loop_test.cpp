@@ -13,8 +13,8 @@ using namespace cpc_test;
 
 TEST(Loop, RunWithNothingReturnsAtOnce) {
     const auto start = clock::now();
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);  // and again
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);  // and again
     cpc::loop own;
     EXPECT_EQ(own.run().blocked_threads, 0u);
     EXPECT_LT(since(start), 1s);
@@ -42,7 +42,7 @@ TEST(Loop, ReturnsWhenEveryThreadEnded) {
     int ended = 0;
     for (int i = 0; i < 5; ++i)
         cpc::spawn(body(&ended));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(ended, 5);
 }
 
@@ -54,7 +54,7 @@ TEST(Loop, WaitsForPendingTimers) {
     bool woke = false;
     const auto start = clock::now();
     cpc::spawn(body(&woke));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(woke);
     EXPECT_GE(since(start), 30ms);
 }
@@ -73,7 +73,7 @@ TEST(Loop, WaitsForFdWaits) {
         const char c = 'z';
         EXPECT_EQ(::write(fd, &c, 1), 1);
     });
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_GE(since(start), 30ms);  // main_loop returned after the write, not before
     writer.join();
     EXPECT_EQ(got, 'z');
@@ -90,7 +90,7 @@ TEST(Loop, WaitsForDetachedThreadsToComeBack) {
     std::atomic<int> stage{0};
     cpc::spawn(body(&stage));
     const auto start = clock::now();
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(stage.load(), 2);
     EXPECT_GE(since(start), 30ms);
 }
@@ -103,7 +103,7 @@ TEST(Loop, WaitsForDetachedThreadsThatEndOnThePool) {
     };
     std::atomic<bool> ended{false};
     cpc::spawn(body(&ended));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(ended.load());
 }
 
@@ -118,7 +118,7 @@ TEST(Loop, CountsThreadsBlockedForeverAndRunsAgainAfterASignal) {
     for (int i = 0; i < 3; ++i)
         cpc::spawn(waiter(&cv, &woken));
     cpc::spawn(waiter(&other, &woken));
-    const cpc::run_result r = cpc::main_loop();
+    const cpc::run_result r = cpc_test::main_loop();
     EXPECT_EQ(r.blocked_threads, 4u);
     EXPECT_EQ(woken, 0);
     EXPECT_EQ(cv.count(), 3u);
@@ -129,7 +129,7 @@ TEST(Loop, CountsThreadsBlockedForeverAndRunsAgainAfterASignal) {
         cv->signal();
         co_return;
     }(&cv));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 3u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 3u);
     EXPECT_EQ(woken, 1);
 
     cpc::spawn([](cpc::condvar* cv, cpc::condvar* other) -> cpc::task<void> {
@@ -137,7 +137,7 @@ TEST(Loop, CountsThreadsBlockedForeverAndRunsAgainAfterASignal) {
         other->signal();
         co_return;
     }(&cv, &other));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(woken, 4);
 }
 
@@ -150,7 +150,7 @@ TEST(Loop, SleepsAndIoWaitsOnACondvarAreNotBlockedThreads) {
     cpc::condvar cv;
     bool slept = false;
     cpc::spawn(sleeper(&cv, &slept));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_TRUE(slept);
 }
 
@@ -168,7 +168,7 @@ TEST(Loop, OwnLoopObjectIsIndependentOfTheDefaultLoop) {
     cpc::loop* seen = nullptr;
     int n = 0;
     cpc::spawn(own, body(&seen, &n));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(n, 0);
     EXPECT_EQ(own.run().blocked_threads, 0u);
     EXPECT_EQ(seen, &own);
@@ -239,9 +239,9 @@ TEST(Loop, ScheduleFromManyKernelThreadsAtOnce) {
             p.join();
         producers_done.store(true);
     });
-    cpc::main_loop();
+    cpc_test::main_loop();
     closer.join();
-    cpc::main_loop();  // whatever arrived after the keeper ended
+    cpc_test::main_loop();  // whatever arrived after the keeper ended
     EXPECT_EQ(n.load(), 4 * 5000);
 }
 
@@ -289,7 +289,7 @@ TEST(Loop, BusyThreadsDoNotStarveTimersOrIo) {
     cpc::spawn(reader(p.read_end, &got));
     ASSERT_EQ(::write(p.write_end, "r", 1), 1);
     const auto start = clock::now();
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(got);
     EXPECT_GE(since(start), 10ms);
     EXPECT_LT(since(start), 2s);

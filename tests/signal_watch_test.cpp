@@ -27,7 +27,7 @@ TEST(SignalWatch, ASignalRaisedLaterIsReceivedByTheWaitingThread) {
     int got = 0;
     cpc::spawn(waiter(&signals, &got));
     cpc::spawn(raiser());
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(got, SIGUSR2);
 }
 

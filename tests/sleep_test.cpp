@@ -37,7 +37,7 @@ TEST(Sleep, MainLoopWaitsForTheTimer) {
     sleep_outcome o;
     const auto start = clock::now();
     cpc::spawn(timed_sleep(30ms, nullptr, &o));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_GE(since(start), 30ms);
     EXPECT_TRUE(o.completed);
 }
@@ -53,7 +53,7 @@ TEST(Sleep, InterruptedBySignalReturnsFalse) {
     const auto start = clock::now();
     cpc::spawn(timed_sleep(10s, &cv, &o));
     cpc::spawn(signaller(&cv));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     // The interrupted sleep's timer is gone: the loop did not wait for it.
     EXPECT_LT(since(start), 2s);
     EXPECT_FALSE(o.completed);
@@ -74,7 +74,7 @@ TEST(Sleep, SignalAllInterruptsEverySleeper) {
     for (auto& out : o)
         cpc::spawn(timed_sleep(10s, &cv, &out));
     cpc::spawn(signaller(&cv));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_LT(since(start), 2s);
     for (auto& out : o)
         EXPECT_FALSE(out.completed);
@@ -91,7 +91,7 @@ TEST(Sleep, SignalInterruptsOnlyTheOldestSleeper) {
     cpc::spawn(timed_sleep(10s, &cv, &first));
     cpc::spawn(timed_sleep(20ms, &cv, &second));
     cpc::spawn(signaller(&cv));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_FALSE(first.completed);
     EXPECT_TRUE(second.completed);
     EXPECT_GE(second.elapsed, 20ms);
@@ -124,7 +124,7 @@ TEST(Sleep, ShorterSleepsEndFirst) {
     cpc::spawn(sleep_and_log(10ms, 1, &order));
     cpc::spawn(sleep_and_log(30ms, 3, &order));
     cpc::spawn(sleep_and_log(20ms, 2, &order));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
 }
 
@@ -134,7 +134,7 @@ TEST(Sleep, EqualDeadlinesEndInOrder) {
     std::vector<int> order;
     for (int id = 0; id < 8; ++id)
         cpc::spawn(sleep_and_log(10ms, id, &order));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
 }
 
@@ -172,7 +172,7 @@ TEST(Sleep, ZeroInALoopDoesNotStarveOthers) {
     int spins = 0;
     cpc::spawn(spinner(&stop, &spins));
     cpc::spawn(stopper(&stop));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(stop);
     EXPECT_GT(spins, 0);
 }
@@ -216,7 +216,7 @@ TEST(Sleep, FullDurationAfterWakingFromIo) {
         const char c = 'x';
         EXPECT_EQ(::write(fd, &c, 1), 1);
     });
-    cpc::main_loop();
+    cpc_test::main_loop();
     writer.join();
     EXPECT_TRUE(o.completed);
     EXPECT_GE(o.elapsed, 30ms) << "the sleep was measured from a stale clock";
@@ -236,7 +236,7 @@ TEST(Sleep, FullDurationAfterComingBackFromAPool) {
     sleep_outcome o;
     cpc::spawn(long_sleeper(&stop));
     cpc::spawn(detached_then_sleep(&stop, &o));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(o.completed);
     EXPECT_GE(o.elapsed, 30ms) << "the sleep was measured from a stale clock";
 }
@@ -251,7 +251,7 @@ TEST(Sleep, ManyTimersFireInDeadlineOrder) {
     };
     for (int id = 0; id < 200; ++id)
         cpc::spawn(one((id * 7) % 20, id, &order));
-    cpc::main_loop();
+    cpc_test::main_loop();
     ASSERT_EQ(order.size(), 200u);
     EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
 }

@@ -24,7 +24,7 @@ TEST(Yield, IsFifoAcrossThreads) {
     std::vector<int> order;
     for (int id = 0; id < 3; ++id)
         cpc::spawn(rounds(id, 3, &order));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 0, 1, 2, 0, 1, 2}));
 }
 
@@ -34,7 +34,7 @@ TEST(Yield, ThreadsThatEndDropOutOfTheRotation) {
     cpc::spawn(rounds(1, 3, &order));
     cpc::spawn(rounds(2, 2, &order));
     cpc::spawn(rounds(3, 4, &order));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 1, 2, 3, 1, 3, 3}));
 }
 
@@ -64,7 +64,7 @@ TEST(Yield, EveryRunnableThreadRunsOnceBeforeTheYielderAgain) {
     cpc::spawn(a(&log));
     cpc::spawn(b(&log, d(&log)));
     cpc::spawn(c(&log));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(log, (log_t{"A1", "B1", "C1", "A2", "D1", "B2", "C2"}));
 }
 
@@ -136,7 +136,7 @@ TEST(Spawn, FromOutsideALoopGoesToTheDefaultLoop) {
     where w;
     cpc::spawn(record_where(&w));
     EXPECT_FALSE(w.ran) << "spawn ran the thread at once";
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_TRUE(w.ran);
     EXPECT_EQ(w.loop, &cpc::default_loop());
     EXPECT_EQ(w.kernel_thread, kernel_thread());
@@ -147,7 +147,7 @@ TEST(Spawn, FromAnotherKernelThreadGoesToTheDefaultLoop) {
     std::thread other([&] { cpc::spawn(record_where(&w)); });
     other.join();
     EXPECT_FALSE(w.ran);
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(w.ran);
     EXPECT_EQ(w.loop, &cpc::default_loop());
     EXPECT_EQ(w.kernel_thread, kernel_thread());
@@ -170,7 +170,7 @@ TEST(Spawn, OnAnotherLoopObject) {
     cpc::loop other;
     where w;
     cpc::spawn(other, record_where(&w));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_FALSE(w.ran) << "the default loop ran a thread spawned on another loop";
     other.run();
     EXPECT_TRUE(w.ran);
@@ -198,7 +198,7 @@ TEST(Spawn, OnAPoolRunsDetachedAndTheLoopWaitsForIt) {
     cpc::thread_pool pool(2);
     pool_where w;
     cpc::spawn(pool, blocking_on_pool(&w));
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_TRUE(w.ran.load()) << "main_loop returned before the pool thread ended";
     EXPECT_NE(w.kernel_thread, kernel_thread());
     EXPECT_EQ(w.loop, nullptr);
@@ -226,7 +226,7 @@ TEST(Spawn, OnAPoolThenAttachToTheLoop) {
     where w;
     std::thread::id pool_thread;
     cpc::spawn(pool, body(&w, &pool_thread));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_TRUE(w.ran);
     EXPECT_EQ(w.loop, &cpc::default_loop());
     EXPECT_EQ(w.kernel_thread, kernel_thread());
@@ -291,7 +291,7 @@ TEST(Spawn, AMillionThreadsFromOutsideTheLoop) {
     for (int i = 0; i < kMillion; ++i)
         cpc::spawn(count_one(&n));
     EXPECT_EQ(n, 0);
-    EXPECT_EQ(cpc::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     EXPECT_EQ(n, kMillion);
 }
 

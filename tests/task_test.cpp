@@ -243,7 +243,7 @@ TEST(TaskDeathTest, ExceptionEscapingAThreadTerminatesWithItsMessage) {
     EXPECT_DEATH(
         {
             cpc::spawn(thrower());
-            cpc::main_loop();
+            cpc_test::main_loop();
         },
         "escaped from a thread");
 }

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -27,6 +28,7 @@
 #include <utility>
 
 #include "cpc/cpc.hpp"
+#include "cpc/runtime.hpp"
 
 namespace cpc_test {
 
@@ -45,11 +47,28 @@ inline std::chrono::nanoseconds since(clock::time_point start) {
     return std::this_thread::get_id();
 }
 
+// Loops the tests run on: 1, or the value of CPC_TEST_LOOPS (ctest runs every test both ways).
+inline unsigned test_loops() {
+    const char* v = std::getenv("CPC_TEST_LOOPS");
+    const int n = v ? std::atoi(v) : 1;
+    return n > 1 ? static_cast<unsigned>(n) : 1u;
+}
+
+// cpc::main_loop(), or with CPC_TEST_LOOPS=n a runtime of n loops whose loop 0 is the default
+// loop: the threads a test spawns stay on the default loop (they are uncolored) while the
+// other loops run beside it, so every test checks that one loop's semantics hold there too.
+inline cpc::run_result main_loop() {
+    const unsigned n = test_loops();
+    if (n == 1) return cpc::main_loop();
+    cpc::runtime rt({.threads = n, .pin = false, .adopt_default_loop = true});
+    return rt.run();
+}
+
 // Runs t as a thread of the default loop, runs the loop to its end and checks that no thread
 // was left blocked.
 inline void run_main(cpc::task<void> t) {
     cpc::spawn(std::move(t));
-    const cpc::run_result r = cpc::main_loop();
+    const cpc::run_result r = main_loop();
     EXPECT_EQ(r.blocked_threads, 0u);
 }
 
@@ -62,6 +81,14 @@ T run_main_value(cpc::task<T> t) {
     }(std::move(t), &out));
     if (!out) throw std::logic_error("run_main_value: the task did not end");
     return std::move(*out);
+}
+
+// Closes fd the way io_wait.hpp asks: the loop that waited on it forgets it first. Outside any
+// loop that is the default loop (not running then), where the tests' threads ran: otherwise
+// its fd table keeps the fd armed, and a later fd with the same number is never watched.
+inline void close_fd(int fd) {
+    if (!cpc::loop::current()) cpc::default_loop().forget_fd(fd);
+    cpc::close(fd);
 }
 
 // Two connected non-blocking stream sockets, closed at the end of the scope.
@@ -77,12 +104,12 @@ struct socket_pair {
     ~socket_pair() { close_all(); }
     void close_all() {
         for (int& f : fd) {
-            if (f >= 0) cpc::close(f);
+            if (f >= 0) close_fd(f);
             f = -1;
         }
     }
     void close(int i) {
-        cpc::close(fd[i]);
+        close_fd(fd[i]);
         fd[i] = -1;
     }
 };
@@ -106,11 +133,11 @@ struct pipe_pair {
         close_write();
     }
     void close_read() {
-        if (read_end >= 0) cpc::close(read_end);
+        if (read_end >= 0) close_fd(read_end);
         read_end = -1;
     }
     void close_write() {
-        if (write_end >= 0) cpc::close(write_end);
+        if (write_end >= 0) close_fd(write_end);
         write_end = -1;
     }
 };

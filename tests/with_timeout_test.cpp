@@ -374,7 +374,7 @@ TEST(WithTimeout, ManyConcurrentDeadlines) {
     const auto start = clock::now();
     for (int i = 0; i < 100; ++i)
         cpc::spawn(one(i, &in_time, &late));
-    cpc::main_loop();
+    cpc_test::main_loop();
     EXPECT_EQ(in_time, 50);
     EXPECT_EQ(late, 50);
     EXPECT_LT(since(start), 2s);

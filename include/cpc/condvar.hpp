@@ -1,22 +1,28 @@
 // cpc::condvar: a condition variable of cooperative threads.
 //
-// As in CPC there is no mutex: threads of one loop never run concurrently, so the state a
-// condvar guards cannot change between a test and the wait. Waiters are woken oldest first.
-// A condvar belongs to one loop: wait, signal and signal_all are called from threads of that
-// loop only (not from pool threads). Waking does not run anything at once: the woken thread
-// joins the end of the run queue.
+// As in CPC there is no mutex: threads of one loop (or of one color) never run concurrently,
+// so the state a condvar guards cannot change between a test and the wait. Waiters are woken
+// oldest first. Waking does not run anything at once: the woken thread joins the end of the
+// run queue of the loop it waited on, or of its color wherever that color runs now.
+//
+// Thread-safety: wait, signal, signal_all and count may be called from threads of any loop
+// and any color at once (the waiter list takes a spin lock while several loops run; a
+// one-loop program takes none). What the condvar guards must then be state of one color, or
+// be protected otherwise: a condvar does not make threads of two colors exclusive. Not from
+// pool threads.
 #pragma once
 
 #include <coroutine>
 #include <cstddef>
 
-#include "cpc/detail/wait_list.hpp"
+#include "cpc/detail/shared_wait_list.hpp"
+#include "cpc/detail/wake.hpp"
 #include "cpc/loop.hpp"
 
 namespace cpc {
 
 class condvar {
-public:
+  public:
     condvar() = default;
     condvar(const condvar&) = delete;
     condvar& operator=(const condvar&) = delete;
@@ -30,51 +36,57 @@ public:
     // Wakes every thread waiting now.
     void signal_all() noexcept { waiters_.wake_all(); }
     // How many threads wait (including sleeps and io_waits that this condvar may interrupt).
-    std::size_t count() const noexcept { return waiters_.size(); }
+    std::size_t count() noexcept { return waiters_.size(); }
 
     // For primitives that can be interrupted by this condvar.
-    detail::wait_list& waiters() noexcept { return waiters_; }
+    detail::shared_wait_list& waiters() noexcept { return waiters_; }
 
-private:
-    detail::wait_list waiters_;
+  private:
+    detail::shared_wait_list waiters_;
 };
 
 class condvar::awaiter : detail::wait_link {
-public:
+  public:
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
     // cv_ is needed only until the thread is linked: the frame of an idle thread is all its
-    // memory, so the awaiter keeps no more than the link and the frame to resume.
+    // memory, so the awaiter keeps no more than the link, the frame and where to resume it.
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
     // A frame destroyed while it waits (teardown of a blocked thread) leaves the list.
     ~awaiter() {
         if (linked()) {
-            detail::wait_list::containing(this).remove(this);
-            if (detail::tl_loop) detail::tl_loop->add_blocked(-1);
+            detail::shared_wait_list& l =
+                detail::shared_wait_list::of(detail::wait_list::containing(this));
+            if (l.remove_if_linked(this) && detail::tl_loop) detail::tl_loop->add_blocked(-1);
         }
     }
 
     bool await_ready() const noexcept { return false; }
-    // The waiter's loop is not stored: it is the signaller's (a condvar serves one loop).
     void await_suspend(std::coroutine_handle<> h) noexcept {
         condvar* cv = cv_;
         frame_ = h;
+        home_ = detail::tl_scheduler;
         detail::tl_loop->add_blocked(1);
         wake = [](detail::wait_link* l) noexcept {
+            // Counted on the signaller's loop: the runtime sums the counts of its loops.
             detail::tl_loop->add_blocked(-1);
-            detail::tl_loop->post(static_cast<awaiter*>(l)->frame_);
+            auto* self = static_cast<awaiter*>(l);
+            detail::wake_at(self->home_, self->frame_);
         };
         cv->waiters_.push_back(this);
     }
     void await_resume() const noexcept {}
 
-private:
+  private:
     union {
         condvar* cv_;                    // until await_suspend
         std::coroutine_handle<> frame_;  // from then on
     };
+    scheduler* home_ = nullptr;
 };
 
-inline condvar::awaiter condvar::wait() noexcept { return awaiter{*this}; }
+inline condvar::awaiter condvar::wait() noexcept {
+    return awaiter{*this};
+}
 
 }  // namespace cpc

@@ -8,12 +8,18 @@
 //
 // fds the loop has waited on must be closed with cpc::close (or loop::forget_fd), so that
 // the loop forgets them before the number is reused.
+//
+// The fd is watched by the loop the thread runs on. If the thread's color moves to another
+// loop meanwhile (runtime.hpp), readiness is still reported there and the thread resumes
+// where its color runs; its next io_wait watches fd from the new loop. cpc::close forgets
+// fd in the calling loop only: close an fd from the loop that waited on it last.
 #pragma once
 
 #include <coroutine>
 
 #include "cpc/condvar.hpp"
 #include "cpc/detail/interruption.hpp"
+#include "cpc/detail/wake.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -24,7 +30,7 @@ bool poll_kernel_thread(int fd, unsigned events) noexcept;
 }
 
 class io_wait_awaiter {
-public:
+  public:
     io_wait_awaiter(int fd, unsigned events, condvar* interrupt) noexcept
         : fd_(fd), events_(events), interrupt_(interrupt) {}
     io_wait_awaiter(const io_wait_awaiter&) = delete;
@@ -43,25 +49,31 @@ public:
         if (scope && scope->fired()) return false;  // ready_ stays false
         frame_ = h;
         loop_ = detail::tl_loop;
+        home_ = detail::tl_scheduler;
         if (((events_ & in) && !watch(reader_, in)) || ((events_ & out) && !watch(writer_, out))) {
             stop_watching();
             ready_ = true;  // the kernel cannot poll fd: the next call will say why
             return false;
         }
         if (interrupt_ || scope) {
-            interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr, scope, this,
-                              [](void* owner) noexcept {
-                                  auto* self = static_cast<io_wait_awaiter*>(owner);
-                                  self->stop_watching();
-                                  self->loop_->post(self->frame_);
-                              });
+            const bool armed = interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr,
+                                                 scope, loop_, this, [](void* owner) noexcept {
+                                                     auto* self =
+                                                         static_cast<io_wait_awaiter*>(owner);
+                                                     self->stop_watching();
+                                                     detail::wake_at(self->home_, self->frame_);
+                                                 });
+            if (!armed) {  // the deadline passed on another loop meanwhile
+                stop_watching();
+                return false;
+            }
         }
         return true;
     }
 
     bool await_resume() const noexcept { return ready_; }
 
-private:
+  private:
     struct watcher : detail::wait_link {
         io_wait_awaiter* self = nullptr;
     };
@@ -71,9 +83,10 @@ private:
         w.wake = [](detail::wait_link* l) noexcept {
             io_wait_awaiter* self = static_cast<watcher*>(l)->self;
             self->stop_watching();
-            self->interruption_.disarm();
+            // An interruption already on its way wins: it happened first.
+            if (!self->interruption_.disarm()) return;
             self->ready_ = true;
-            self->loop_->post(self->frame_);
+            detail::wake_at(self->home_, self->frame_);
         };
         return loop_->watch_fd(fd_, kind, &w);
     }
@@ -86,7 +99,8 @@ private:
     int fd_;
     unsigned events_;
     condvar* interrupt_;
-    loop* loop_ = nullptr;
+    loop* loop_ = nullptr;  // where fd is watched
+    scheduler* home_ = nullptr;
     std::coroutine_handle<> frame_;
     watcher reader_;
     watcher writer_;

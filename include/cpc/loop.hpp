@@ -7,7 +7,12 @@
 //
 // The loop is an object, not a global: several can run, one per kernel thread, and threads
 // move between them with cpc::attach. cpc::default_loop() is the one used by spawn and
-// main_loop when no loop is running on the calling kernel thread.
+// main_loop when no loop is running on the calling kernel thread. cpc::runtime runs one loop
+// per core and moves colors (color.hpp) between them.
+//
+// Besides its uncolored threads (ready_, FIFO), a loop runs the colors it owns: a FIFO of
+// colors that have runnable threads, each color running its own runnable threads in FIFO
+// order when its turn comes.
 #pragma once
 
 #include <atomic>
@@ -25,12 +30,16 @@
 
 namespace cpc {
 
+class color;
+class runtime;
+
 // Readiness kinds for io_wait, combinable: cpc::in | cpc::out.
 enum io_events : unsigned { in = 1u, out = 2u };
 
 namespace detail {
 class io_backend;
 class fd_table;
+struct runtime_state;
 }  // namespace detail
 
 struct run_result {
@@ -40,7 +49,7 @@ struct run_result {
 };
 
 class loop final : public scheduler {
-public:
+  public:
     // Creating a loop sets SIGPIPE to SIG_IGN if it was SIG_DFL, so that writes to a closed
     // socket or pipe fail with EPIPE instead of killing the process.
     loop();
@@ -54,8 +63,14 @@ public:
     run_result run();
 
     // Thread-safe. From this loop's own kernel thread it is post(); from another one the
-    // handle goes through a locked queue and wakes the loop.
+    // handle goes through a locked queue and wakes the loop. The thread runs uncolored here.
     void schedule(std::coroutine_handle<> h) override;
+
+    // Runs fn(*this, obj) on this loop's kernel thread at its next iteration (also when called
+    // from that kernel thread). Thread-safe. For primitives whose bookkeeping lives in one
+    // loop (timers, fd waits) and that another loop must reach.
+    using remote_call = void (*)(loop&, void* obj) noexcept;
+    void call_soon(remote_call fn, void* obj);
 
     // Appends h to the run queue. Only from this loop's kernel thread.
     void post(std::coroutine_handle<> h) { ready_.push_back(h); }
@@ -92,8 +107,42 @@ public:
     // Wakes the loop if it sleeps in the kernel. Thread-safe.
     void wake() noexcept;
 
-private:
+    // Position in its runtime (0 outside any).
+    unsigned index() const noexcept { return index_; }
+
+  private:
+    friend class color;
+    friend class runtime;
+    friend struct detail::runtime_state;
+
+    // An entry of the remote queue.
+    struct remote_item {
+        enum class kind : unsigned char {
+            resume,     // h, uncolored
+            resume_in,  // h in color obj (forwarded if the color has moved on)
+            adopt,      // color obj now belongs to this loop (stealing)
+            call,       // fn(*this, obj)
+        };
+        kind what;
+        void* obj;
+        std::coroutine_handle<> h;
+        remote_call fn;
+    };
+
     void run_ready();
+    void run_colors();
+    void post_colored(color& c, std::coroutine_handle<> h);
+    void enqueue_color(color& c) noexcept;
+    // Queues item for this loop and wakes it. A color handed over is made this loop's
+    // under the same lock, so that whoever sees the new owner queues after the hand-over.
+    void push_remote(const remote_item& item, color* handed_over);
+    void adopt(color& c);
+    bool has_ready() const noexcept { return !ready_.empty() || colors_head_ != nullptr; }
+    // Runtime loops only: steal requests, idleness and the end of the run.
+    void serve_steal_request();
+    void ask_for_colors();
+    void withdraw_requests() noexcept;
+    bool idle_step();
     void drain_remote();
     bool nothing_left();
     void poll(std::int64_t timeout_ns);
@@ -107,15 +156,30 @@ private:
     std::int64_t now_ = 0;
     std::ptrdiff_t blocked_ = 0;
 
+    // Colors with runnable threads, in the order they will run (intrusive through color).
+    color* colors_head_ = nullptr;
+    color* colors_tail_ = nullptr;
+    std::size_t queued_colors_ = 0;
+
     std::mutex remote_mutex_;
-    std::vector<std::coroutine_handle<>> remote_;
+    std::vector<remote_item> remote_;
+    std::vector<remote_item> draining_;  // swapped with remote_: no allocation per drain
     std::atomic<bool> remote_pending_{false};
+
+    // Set while the loop runs inside a runtime.
+    detail::runtime_state* rt_ = nullptr;
+    unsigned index_ = 0;
+    bool asked_ = false;                         // steal requests posted at other loops
+    std::atomic<loop*> steal_request_{nullptr};  // an idle loop asking this one for a color
+    std::atomic<bool> idle_{false};              // counted idle by the runtime (see runtime.cpp)
 };
 
 // The loop used when no loop is running on the calling kernel thread.
 loop& default_loop();
 
 // Runs the default loop: cpc's main loop.
-inline run_result main_loop() { return default_loop().run(); }
+inline run_result main_loop() {
+    return default_loop().run();
+}
 
 }  // namespace cpc

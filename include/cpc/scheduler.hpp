@@ -1,5 +1,6 @@
-// A scheduler runs cooperative threads: an event loop (cpc::loop) or a pool of kernel
-// threads (cpc::thread_pool). A thread moves between them with cpc::attach.
+// A scheduler runs cooperative threads: an event loop (cpc::loop), a color (cpc::color, run
+// by whichever loop owns it now) or a pool of kernel threads (cpc::thread_pool). A thread
+// moves between them with cpc::attach.
 #pragma once
 
 #include <coroutine>
@@ -7,8 +8,8 @@
 namespace cpc {
 
 class scheduler {
-public:
-    enum class kind { loop, pool };
+  public:
+    enum class kind { loop, pool, color };
 
     explicit scheduler(kind k) noexcept : kind_(k) {}
     virtual ~scheduler() = default;
@@ -20,7 +21,7 @@ public:
 
     kind type() const noexcept { return kind_; }
 
-private:
+  private:
     kind kind_;
 };
 

@@ -5,6 +5,10 @@
 // with_timeout. CPC's timeouts are built this way: a timeout thread sleeps, then signals the
 // condvar that an I/O wait listens to. Deadlines are measured from the loop's cached time
 // (loop::now). On a pool thread the kernel thread sleeps and `interrupt` is not listened to.
+//
+// The timer is armed on the loop the thread runs on; if the thread's color moves to another
+// loop meanwhile (runtime.hpp), the timer still fires there and the thread resumes where its
+// color runs. `interrupt` may be signalled from any loop.
 #pragma once
 
 #include <chrono>
@@ -14,6 +18,7 @@
 #include "cpc/condvar.hpp"
 #include "cpc/detail/interruption.hpp"
 #include "cpc/detail/timer_heap.hpp"
+#include "cpc/detail/wake.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -24,7 +29,7 @@ void sleep_kernel_thread(std::int64_t ns) noexcept;
 }
 
 class sleep_awaiter {
-public:
+  public:
     sleep_awaiter(std::int64_t ns, condvar* interrupt) noexcept : ns_(ns), interrupt_(interrupt) {}
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
@@ -45,35 +50,44 @@ public:
         if (scope && scope->fired()) return false;  // completed_ stays false
         frame_ = h;
         loop_ = detail::tl_loop;
+        home_ = detail::tl_scheduler;
         timer_.self = this;
+        // The timer fires on this loop; the thread resumes at home, wherever its color runs.
         timer_.fire = [](detail::timer_node* t) noexcept {
             sleep_awaiter* self = static_cast<timer*>(t)->self;
-            self->interruption_.disarm();
+            // An interruption already on its way wins: it happened first.
+            if (!self->interruption_.disarm()) return;
             self->completed_ = true;
-            self->loop_->post(self->frame_);
+            detail::wake_at(self->home_, self->frame_);
         };
         loop_->add_timer(&timer_, ns_);
         if (interrupt_ || scope) {
-            interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr, scope, this,
-                              [](void* owner) noexcept {
-                                  auto* self = static_cast<sleep_awaiter*>(owner);
-                                  self->loop_->cancel_timer(&self->timer_);
-                                  self->loop_->post(self->frame_);
-                              });
+            const bool armed = interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr,
+                                                 scope, loop_, this, [](void* owner) noexcept {
+                                                     auto* self =
+                                                         static_cast<sleep_awaiter*>(owner);
+                                                     self->loop_->cancel_timer(&self->timer_);
+                                                     detail::wake_at(self->home_, self->frame_);
+                                                 });
+            if (!armed) {  // the deadline passed on another loop meanwhile
+                loop_->cancel_timer(&timer_);
+                return false;
+            }
         }
         return true;
     }
 
     bool await_resume() const noexcept { return completed_; }
 
-private:
+  private:
     struct timer : detail::timer_node {
         sleep_awaiter* self = nullptr;
     };
 
     std::int64_t ns_;
     condvar* interrupt_;
-    loop* loop_ = nullptr;
+    loop* loop_ = nullptr;  // where the timer is armed
+    scheduler* home_ = nullptr;
     std::coroutine_handle<> frame_;
     timer timer_;
     detail::interruption interruption_;
@@ -82,7 +96,8 @@ private:
 
 template <class Rep, class Period>
 sleep_awaiter sleep(std::chrono::duration<Rep, Period> d, condvar* interrupt = nullptr) noexcept {
-    return sleep_awaiter{std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(), interrupt};
+    return sleep_awaiter{std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
+                         interrupt};
 }
 
 }  // namespace cpc

@@ -4,7 +4,8 @@
 //   for (int fd : clients) group.spawn(serve(fd));
 //   co_await group.join();   // every thread spawned in the group has ended
 //
-// Threads of a group run on the loop of the thread that spawns them. join() waits until the
+// Threads of a group run on the loop of the thread that spawns them, in its color if it has
+// one (so that they never run at the same time as the spawner). join() waits until the
 // group is empty, then rethrows the first exception any of its threads let escape (the
 // others are dropped). The group must outlive its threads: join it before it is destroyed.
 #pragma once
@@ -19,7 +20,7 @@
 namespace cpc {
 
 class task_group {
-public:
+  public:
     task_group() = default;
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
@@ -30,18 +31,24 @@ public:
 
     void spawn(task<void> t) {
         ++live_;
-        cpc::spawn(run(this, std::move(t)));
+        scheduler* here = detail::tl_scheduler;
+        if (here && here->type() == scheduler::kind::color) {
+            cpc::spawn(*here, run(this, std::move(t)));
+        } else {
+            cpc::spawn(run(this, std::move(t)));
+        }
     }
 
     task<void> join() {
-        while (live_ != 0) co_await ended_.wait();
+        while (live_ != 0)
+            co_await ended_.wait();
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     }
 
     // Threads of the group that have not ended.
     std::size_t size() const noexcept { return live_; }
 
-private:
+  private:
     static task<void> run(task_group* group, task<void> t) {
         try {
             co_await std::move(t);

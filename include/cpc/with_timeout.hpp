@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "cpc/attach.hpp"
+#include "cpc/color.hpp"
 #include "cpc/detail/cancel_scope.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
@@ -41,23 +42,31 @@ struct enclosing_scope {
     cancel_scope* await_resume() const noexcept { return scope; }
 };
 
-// Fires the scope when the loop's clock reaches the deadline.
+// Fires the scope when the loop's clock reaches the deadline. The timer must be cancelled on
+// the loop where it was armed: a colored thread pins its color meanwhile, so that stealing
+// does not move it (with_timeout comes back to that color before the timer is destroyed).
 class deadline_timer : timer_node {
-public:
+  public:
     deadline_timer(cancel_scope& scope, std::int64_t ns) : scope_(&scope), loop_(tl_loop) {
         if (!loop_) return;
+        if (tl_scheduler && tl_scheduler->type() == scheduler::kind::color) {
+            color_ = static_cast<color*>(tl_scheduler);
+            color_->pin();
+        }
         fire = [](timer_node* t) noexcept { static_cast<deadline_timer*>(t)->scope_->fire(); };
         loop_->add_timer(this, ns);
     }
     ~deadline_timer() {
         if (loop_) loop_->cancel_timer(this);
+        if (color_) color_->unpin();
     }
     deadline_timer(const deadline_timer&) = delete;
     deadline_timer& operator=(const deadline_timer&) = delete;
 
-private:
+  private:
     cancel_scope* scope_;
     loop* loop_;
+    color* color_ = nullptr;
 };
 
 // What with_timeout keeps of the task's outcome until it is back home.

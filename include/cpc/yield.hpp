@@ -1,9 +1,11 @@
 // co_await cpc::yield(): lets every other runnable thread of the loop run once, in FIFO
-// order, before the caller continues. On a pool thread it yields the kernel thread.
+// order, before the caller continues (a colored thread: every other runnable thread of its
+// color, then the loop's other work). On a pool thread it yields the kernel thread.
 #pragma once
 
 #include <coroutine>
 
+#include "cpc/detail/wake.hpp"
 #include "cpc/loop.hpp"
 
 namespace cpc {
@@ -18,10 +20,12 @@ struct yield_awaiter {
         detail::yield_kernel_thread();
         return true;
     }
-    void await_suspend(std::coroutine_handle<> h) const { detail::tl_loop->post(h); }
+    void await_suspend(std::coroutine_handle<> h) const { detail::requeue_current(h); }
     void await_resume() const noexcept {}
 };
 
-inline yield_awaiter yield() noexcept { return {}; }
+inline yield_awaiter yield() noexcept {
+    return {};
+}
 
 }  // namespace cpc

@@ -8,10 +8,11 @@
 namespace cpc::detail {
 
 void move_thread(scheduler* from, scheduler* to, std::coroutine_handle<> h) {
-    const bool leaves_loops = from->type() == scheduler::kind::loop &&
-                              to->type() == scheduler::kind::pool;
-    const bool returns_to_a_loop = from->type() == scheduler::kind::pool &&
-                                   to->type() == scheduler::kind::loop;
+    // Loops and colors are both run by loops.
+    const bool leaves_loops =
+        from->type() != scheduler::kind::pool && to->type() == scheduler::kind::pool;
+    const bool returns_to_a_loop =
+        from->type() == scheduler::kind::pool && to->type() != scheduler::kind::pool;
     if (leaves_loops) add_detached_thread();
     to->schedule(h);
     if (returns_to_a_loop) remove_detached_thread();

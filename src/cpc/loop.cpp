@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cpc/color.hpp"
 #include "fd_table.hpp"
 #include "io_backend.hpp"
 #include "running_loops.hpp"
+#include "runtime_state.hpp"
 #include "sigpipe.hpp"
 
 namespace cpc {
@@ -18,6 +20,11 @@ namespace {
 // a round (and of a look at the kernel) over many switches, few enough that a busy loop
 // still notices timers and I/O within microseconds.
 constexpr std::size_t kResumesPerRound = 256;
+// Resumes of one color per turn, so that a color that keeps itself busy (threads yielding
+// to each other) does not starve the other colors of its loop.
+constexpr std::size_t kResumesPerColorTurn = 64;
+// Colors a loop looks at when asked for one: the answer must stay cheap for a busy loop.
+constexpr int kStealScan = 16;
 
 }  // namespace
 
@@ -50,53 +57,214 @@ void loop::unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept {
     fds_->unwatch(fd, kind, l);
 }
 
-void loop::forget_fd(int fd) noexcept { fds_->forget(fd); }
+void loop::forget_fd(int fd) noexcept {
+    fds_->forget(fd);
+}
 
-void loop::wake() noexcept { backend_->wake(); }
+void loop::wake() noexcept {
+    backend_->wake();
+}
 
 void loop::schedule(std::coroutine_handle<> h) {
     if (detail::tl_loop == this) {
         post(h);
         return;
     }
+    push_remote({remote_item::kind::resume, nullptr, h, nullptr}, nullptr);
+}
+
+void loop::call_soon(remote_call fn, void* obj) {
+    push_remote({remote_item::kind::call, obj, {}, fn}, nullptr);
+}
+
+void loop::push_remote(const remote_item& item, color* handed_over) {
     bool first;
+    bool was_idle;
+    detail::runtime_state* rt;
     {
         std::lock_guard lock(remote_mutex_);
-        remote_.push_back(h);
+        if (handed_over) handed_over->owner_.store(this, std::memory_order_release);
+        remote_.push_back(item);
         first = !remote_pending_.exchange(true, std::memory_order_release);
+        was_idle = idle_.load(std::memory_order_relaxed);
+        rt = rt_;
     }
-    if (first) backend_->wake();
+    // The sender is busy (or a detached thread, which the run waits for), so the run cannot
+    // end between the push and this.
+    if (was_idle && rt) rt->unidle(*this);
+    // From the loop itself (an interruption delivered later) no wake-up is needed: run()
+    // looks at the flag before it waits.
+    if (first && detail::tl_loop != this) backend_->wake();
 }
 
 void loop::drain_remote() {
-    std::vector<std::coroutine_handle<>> arrived;
     {
         std::lock_guard lock(remote_mutex_);
-        arrived.swap(remote_);
+        draining_.swap(remote_);
         remote_pending_.store(false, std::memory_order_relaxed);
     }
-    for (std::coroutine_handle<> h : arrived) post(h);
+    for (const remote_item& item : draining_) {
+        switch (item.what) {
+            case remote_item::kind::resume:
+                post(item.h);
+                break;
+            case remote_item::kind::resume_in: {
+                color* c = static_cast<color*>(item.obj);
+                if (c->owner_.load(std::memory_order_relaxed) == this) {
+                    post_colored(*c, item.h);
+                } else {
+                    c->schedule(item.h);  // handed over since the sender looked
+                }
+                break;
+            }
+            case remote_item::kind::adopt:
+                adopt(*static_cast<color*>(item.obj));
+                break;
+            case remote_item::kind::call:
+                item.fn(*this, item.obj);
+                break;
+        }
+    }
+    draining_.clear();
+}
+
+void loop::post_colored(color& c, std::coroutine_handle<> h) {
+    c.ready_.push_back(h);
+    if (!c.queued_) enqueue_color(c);
+}
+
+void loop::enqueue_color(color& c) noexcept {
+    c.queued_ = true;
+    c.next_ = nullptr;
+    if (colors_tail_) {
+        colors_tail_->next_ = &c;
+    } else {
+        colors_head_ = &c;
+    }
+    colors_tail_ = &c;
+    ++queued_colors_;
+}
+
+void loop::adopt(color& c) {
+    if (!c.ready_.empty() && !c.queued_) enqueue_color(c);
 }
 
 void loop::run_ready() {
     std::size_t budget = kResumesPerRound;
-    while (!ready_.empty() && budget-- != 0) ready_.pop_front().resume();
+    while (!ready_.empty() && budget-- != 0)
+        ready_.pop_front().resume();
+    if (colors_head_) run_colors();
+}
+
+void loop::run_colors() {
+    // Every color queued now gets one turn, whatever uncolored threads used of the round:
+    // they must not starve colors.
+    for (std::size_t n = queued_colors_; n != 0 && colors_head_; --n) {
+        color& c = *colors_head_;
+        colors_head_ = c.next_;
+        if (!colors_head_) colors_tail_ = nullptr;
+        --queued_colors_;
+        // c.queued_ stays set during its turn: threads made runnable meanwhile only join
+        // its queue.
+        detail::tl_scheduler = &c;
+        std::size_t turn = std::min(c.ready_.size(), kResumesPerColorTurn);
+        while (turn-- != 0)
+            c.ready_.pop_front().resume();
+        detail::tl_scheduler = this;
+        ++c.runs_since_move_;
+        c.queued_ = false;
+        if (!c.ready_.empty()) enqueue_color(c);
+    }
 }
 
 void loop::fire_timers() {
     update_now();
-    while (detail::timer_node* t = timers_.pop_expired(now_)) t->fire(t);
+    while (detail::timer_node* t = timers_.pop_expired(now_))
+        t->fire(t);
 }
 
 void loop::poll(std::int64_t timeout_ns) {
-    for (const detail::io_event& e : backend_->wait(timeout_ns)) fds_->dispatch(e.fd, e.events);
+    for (const detail::io_event& e : backend_->wait(timeout_ns))
+        fds_->dispatch(e.fd, e.events);
 }
 
 bool loop::nothing_left() {
-    if (!ready_.empty() || !timers_.empty() || fds_->waiters() != 0) return false;
+    if (has_ready() || !timers_.empty() || fds_->waiters() != 0) return false;
     if (detail::detached_threads() != 0) return false;
     std::lock_guard lock(remote_mutex_);
     return remote_.empty();
+}
+
+void loop::serve_steal_request() {
+    loop* thief = steal_request_.load(std::memory_order_acquire);
+    if (!thief) return;
+    const runtime_options& o = rt_->options;
+    // A color is serial: moving the only work of this loop would just move the queue.
+    if (ready_.empty() && queued_colors_ < 2) return;
+    const unsigned min_ready =
+        rt_->near[index_][thief->index_] ? o.steal_min_ready : o.steal_far_min_ready;
+    color* prev = nullptr;
+    color* c = colors_head_;
+    for (int scanned = 0; c && scanned < kStealScan; ++scanned, prev = c, c = c->next_) {
+        if (c->pins_ == 0 && c->runs_since_move_ >= o.steal_hysteresis &&
+            c->ready_.size() >= std::max(min_ready, 1u)) {
+            break;
+        }
+    }
+    if (!c) return;
+    // The thief may have found work and withdrawn meanwhile.
+    if (!steal_request_.compare_exchange_strong(thief, nullptr, std::memory_order_acq_rel)) {
+        return;
+    }
+    timespec start;
+    ::clock_gettime(CLOCK_MONOTONIC, &start);
+    if (prev) {
+        prev->next_ = c->next_;
+    } else {
+        colors_head_ = c->next_;
+    }
+    if (colors_tail_ == c) colors_tail_ = prev;
+    --queued_colors_;
+    c->queued_ = false;
+    c->next_ = nullptr;
+    c->runs_since_move_ = 0;
+    ++c->moves_;
+    rt_->steals.fetch_add(1, std::memory_order_relaxed);
+    thief->push_remote({remote_item::kind::adopt, c, {}, nullptr}, c);
+    timespec end;
+    ::clock_gettime(CLOCK_MONOTONIC, &end);
+    rt_->handoff_ns.fetch_add(
+        static_cast<std::uint64_t>((end.tv_sec - start.tv_sec) * 1'000'000'000 +
+                                   (end.tv_nsec - start.tv_nsec)),
+        std::memory_order_relaxed);
+}
+
+void loop::ask_for_colors() {
+    if (asked_ || !rt_->options.steal) return;
+    asked_ = true;
+    for (unsigned v : rt_->victims[index_]) {
+        loop* none = nullptr;
+        rt_->loops[v]->steal_request_.compare_exchange_strong(none, this,
+                                                              std::memory_order_acq_rel);
+    }
+}
+
+void loop::withdraw_requests() noexcept {
+    asked_ = false;
+    for (unsigned v : rt_->victims[index_]) {
+        std::atomic<loop*>& slot = rt_->loops[v]->steal_request_;
+        loop* me = this;
+        if (slot.load(std::memory_order_relaxed) == this) {
+            slot.compare_exchange_strong(me, nullptr, std::memory_order_acq_rel);
+        }
+    }
+}
+
+bool loop::idle_step() {
+    ask_for_colors();
+    // Waiting for timers or fds is not idle: those will bring work.
+    if (!timers_.empty() || fds_->waiters() != 0) return false;
+    return rt_->go_idle(*this);
 }
 
 run_result loop::run() {
@@ -108,15 +276,24 @@ run_result loop::run() {
 
     for (;;) {
         if (remote_pending_.load(std::memory_order_acquire)) drain_remote();
+        if (rt_) {
+            if (asked_ && has_ready()) withdraw_requests();
+            if (steal_request_.load(std::memory_order_relaxed)) serve_steal_request();
+        }
         run_ready();
         if (!timers_.empty()) fire_timers();
-        if (!ready_.empty()) {
+        if (has_ready()) {
             if (fds_->waiters() != 0) poll(0);
             continue;
         }
-        if (nothing_left()) break;
+        if (rt_) {
+            if (idle_step()) break;
+        } else if (nothing_left()) {
+            break;
+        }
         std::int64_t timeout = -1;
         if (!timers_.empty()) timeout = std::max<std::int64_t>(timers_.next_deadline() - now_, 0);
+        if (remote_pending_.load(std::memory_order_relaxed)) timeout = 0;
         poll(timeout);
         // The loop may have slept in the kernel: threads woken by I/O or from another kernel
         // thread run next, and a sleep they start must be measured from the time now.
@@ -127,7 +304,9 @@ run_result loop::run() {
     detail::tl_scheduler = outer_scheduler;
     run_result result;
     result.blocked_threads = static_cast<std::size_t>(blocked_);
-    if (result.blocked_threads != 0) {
+    // In a runtime, a thread blocked on one loop may have been counted as woken by another:
+    // the runtime adds the counts up and reports.
+    if (!rt_ && result.blocked_threads != 0) {
         std::fprintf(stderr,
                      "cpc: loop finished with %zu thread(s) blocked forever on condition "
                      "variables\n",

@@ -5,9 +5,12 @@
 #include <mutex>
 #include <vector>
 
+#include "cpc/detail/spin_lock.hpp"
 #include "cpc/loop.hpp"
 
 namespace cpc::detail {
+
+std::atomic<int> g_running_loops{0};
 
 namespace {
 
@@ -25,27 +28,34 @@ registry& running() {
 
 }  // namespace
 
-std::size_t detached_threads() noexcept { return g_detached.load(std::memory_order_acquire); }
+std::size_t detached_threads() noexcept {
+    return g_detached.load(std::memory_order_acquire);
+}
 
-void add_detached_thread() noexcept { g_detached.fetch_add(1, std::memory_order_relaxed); }
+void add_detached_thread() noexcept {
+    g_detached.fetch_add(1, std::memory_order_relaxed);
+}
 
 void remove_detached_thread() noexcept {
     if (g_detached.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     registry& r = running();
     std::lock_guard lock(r.mutex);
-    for (loop* l : r.loops) l->wake();
+    for (loop* l : r.loops)
+        l->wake();
 }
 
 running_loop_registration::running_loop_registration(loop& l) : loop_(l) {
     registry& r = running();
     std::lock_guard lock(r.mutex);
     r.loops.push_back(&loop_);
+    g_running_loops.fetch_add(1, std::memory_order_relaxed);
 }
 
 running_loop_registration::~running_loop_registration() {
     registry& r = running();
     std::lock_guard lock(r.mutex);
     r.loops.erase(std::find(r.loops.begin(), r.loops.end(), &loop_));
+    g_running_loops.fetch_sub(1, std::memory_order_relaxed);
 }
 
 }  // namespace cpc::detail

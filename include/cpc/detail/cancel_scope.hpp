@@ -2,46 +2,56 @@
 // innermost scope around it (inherited when it is awaited); sleep and io_wait listen to it as
 // they listen to an explicit interrupt condvar. A scope is itself a waiter on its parent, so a
 // deadline that passes interrupts everything nested inside it.
+//
+// Thread-safe like a condvar: waits inside the scope may be armed on other loops than the
+// one whose timer fires it (a thread that recolors inside with_timeout).
 #pragma once
 
-#include "cpc/detail/wait_list.hpp"
+#include <atomic>
+
+#include "cpc/detail/shared_wait_list.hpp"
 
 namespace cpc::detail {
 
 class cancel_scope {
-public:
+  public:
     explicit cancel_scope(cancel_scope* parent) noexcept : parent_(parent) {
         if (!parent_) return;
-        if (parent_->fired_) {
-            fired_ = true;
-            return;
-        }
         in_parent_.wake = [](wait_link* l) noexcept {
             // in_parent_ is the first member: the link is the scope.
             reinterpret_cast<cancel_scope*>(l)->fire();
         };
-        parent_->waiters_.push_back(&in_parent_);
+        if (!parent_->link(&in_parent_)) fired_.store(true, std::memory_order_relaxed);
     }
     ~cancel_scope() {
-        if (in_parent_.linked()) parent_->waiters_.remove(&in_parent_);
+        if (parent_) parent_->waiters_.remove_if_linked(&in_parent_);
     }
     cancel_scope(const cancel_scope&) = delete;
     cancel_scope& operator=(const cancel_scope&) = delete;
 
-    bool fired() const noexcept { return fired_; }
-    wait_list& waiters() noexcept { return waiters_; }
+    bool fired() const noexcept { return fired_.load(std::memory_order_acquire); }
+    shared_wait_list& waiters() noexcept { return waiters_; }
+
+    // Links l to be woken when the scope fires; false (nothing linked) if it already has.
+    bool link(wait_link* l) noexcept {
+        shared_guard g(waiters_.lock);
+        if (fired_.load(std::memory_order_relaxed)) return false;
+        waiters_.list.push_back(l);
+        return true;
+    }
 
     // Interrupts every wait inside the scope, now and later.
     void fire() noexcept {
-        fired_ = true;
-        waiters_.wake_all();
+        shared_guard g(waiters_.lock);
+        fired_.store(true, std::memory_order_release);
+        waiters_.list.wake_all();
     }
 
-private:
+  private:
     wait_link in_parent_;  // must stay first (see the constructor)
     cancel_scope* parent_;
-    wait_list waiters_;
-    bool fired_ = false;
+    shared_wait_list waiters_;
+    std::atomic<bool> fired_{false};
 };
 
 }  // namespace cpc::detail

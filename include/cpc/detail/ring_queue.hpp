@@ -9,8 +9,10 @@
 namespace cpc::detail {
 
 class ring_queue {
-public:
-    ring_queue() : buf_(std::make_unique<std::coroutine_handle<>[]>(kInitial)), mask_(kInitial - 1) {}
+  public:
+    // initial: a power of two.
+    explicit ring_queue(std::size_t initial = kInitial)
+        : buf_(std::make_unique<std::coroutine_handle<>[]>(initial)), mask_(initial - 1) {}
 
     bool empty() const noexcept { return head_ == tail_; }
     std::size_t size() const noexcept { return tail_ - head_; }
@@ -23,13 +25,14 @@ public:
     // Precondition: !empty().
     std::coroutine_handle<> pop_front() noexcept { return buf_[head_++ & mask_]; }
 
-private:
+  private:
     static constexpr std::size_t kInitial = 256;
 
     void grow() {
         const std::size_t cap = mask_ + 1;
         auto bigger = std::make_unique<std::coroutine_handle<>[]>(cap * 2);
-        for (std::size_t i = 0; i < cap; ++i) bigger[i] = buf_[(head_ + i) & mask_];
+        for (std::size_t i = 0; i < cap; ++i)
+            bigger[i] = buf_[(head_ + i) & mask_];
         buf_ = std::move(bigger);
         head_ = 0;
         tail_ = cap;

@@ -1,0 +1,291 @@
+// cpc::runtime and cpc::color: one loop per kernel thread, colors, wake-ups across loops,
+// stealing, and the topology the loops are placed with.
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "cpc/color.hpp"
+#include "cpc/runtime.hpp"
+#include "cpc/topology.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using namespace cpc_test;
+
+TEST(Topology, DetectsTheCpusOfTheAffinityMask) {
+    const cpc::topology t = cpc::topology::detect();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+    EXPECT_EQ(t.size(), static_cast<std::size_t>(CPU_COUNT(&set)));
+    std::set<int> seen;
+    for (const cpc::cpu_info& c : t.cpus()) {
+        EXPECT_TRUE(CPU_ISSET(c.os_index, &set));
+        seen.insert(c.os_index);
+    }
+    EXPECT_EQ(seen.size(), t.size());
+    for (std::size_t a = 0; a < t.size(); ++a) {
+        EXPECT_EQ(t.distance(a, a), 0);
+        for (std::size_t b = 0; b < t.size(); ++b)
+            EXPECT_EQ(t.distance(a, b), t.distance(b, a));
+    }
+}
+
+TEST(Topology, DistanceFollowsSharedCoresCachesAndPackages) {
+    // Two packages; package 0 has two cache groups, one with an SMT pair.
+    const cpc::topology t({{0, 0, 0, 0}, {1, 0, 0, 0}, {2, 1, 0, 0}, {3, 2, 1, 0}, {4, 3, 2, 1}});
+    EXPECT_EQ(t.distance(0, 1), 1);
+    EXPECT_EQ(t.distance(0, 2), 2);
+    EXPECT_EQ(t.distance(0, 3), 3);
+    EXPECT_EQ(t.distance(0, 4), 4);
+    EXPECT_TRUE(t.near(1, 2));
+    EXPECT_FALSE(t.near(2, 3));
+}
+
+TEST(Runtime, RunsOneLoopPerKernelThread) {
+    cpc::runtime rt({.threads = 3, .pin = false});
+    ASSERT_EQ(rt.size(), 3u);
+    std::vector<std::thread::id> ran(3);
+    std::vector<cpc::loop*> on(3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        rt.spawn_on(rt.at(i), [](std::thread::id* id, cpc::loop** l) -> cpc::task<void> {
+            *id = kernel_thread();
+            *l = cpc::loop::current();
+            co_return;
+        }(&ran[i], &on[i]));
+    }
+    EXPECT_EQ(rt.run().blocked_threads, 0u);
+    EXPECT_EQ(std::set<std::thread::id>(ran.begin(), ran.end()).size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i)
+        EXPECT_EQ(on[i], &rt.at(i));
+    EXPECT_EQ(ran[0], kernel_thread());  // loop 0 runs on the caller
+}
+
+TEST(Runtime, RunsAgainAfterItEnded) {
+    cpc::runtime rt({.threads = 2, .pin = false});
+    int runs = 0;
+    for (int round = 0; round < 3; ++round) {
+        rt.spawn([](int* runs) -> cpc::task<void> {
+            co_await cpc::sleep(1ms);
+            ++*runs;
+        }(&runs));
+        rt.run();
+    }
+    EXPECT_EQ(runs, 3);
+}
+
+TEST(Runtime, WaitsForThreadsSentBetweenLoops) {
+    // A chain of hops between the loops: the run ends only after the last.
+    cpc::runtime rt({.threads = 2, .pin = false});
+    int hops = 0;
+    rt.spawn_on(rt.at(0), [](cpc::runtime* rt, int* hops) -> cpc::task<void> {
+        for (int i = 0; i < 100; ++i) {
+            co_await cpc::attach(rt->at(static_cast<std::size_t>(i % 2)));
+            ++*hops;
+        }
+    }(&rt, &hops));
+    rt.run();
+    EXPECT_EQ(hops, 100);
+}
+
+TEST(Runtime, CondvarSignalFromAnotherLoopWakesTheWaiterOnItsLoop) {
+    cpc::runtime rt({.threads = 2, .pin = false});
+    cpc::condvar cv;
+    bool ready = false;  // guarded by the hand-over through the condvar's lock
+    cpc::loop* woke_on = nullptr;
+    rt.spawn_on(rt.at(0), [](cpc::condvar* cv, bool* ready, cpc::loop** on) -> cpc::task<void> {
+        while (!*ready)
+            co_await cv->wait();
+        *on = cpc::loop::current();
+    }(&cv, &ready, &woke_on));
+    rt.spawn_on(rt.at(1), [](cpc::condvar* cv, bool* ready) -> cpc::task<void> {
+        // Signal only once the waiter waits: a signal before is lost, as with any condvar.
+        while (cv->count() == 0)
+            co_await cpc::sleep(100us);
+        *ready = true;
+        cv->signal();
+    }(&cv, &ready));
+    EXPECT_EQ(rt.run().blocked_threads, 0u);
+    EXPECT_EQ(woke_on, &rt.at(0));
+}
+
+TEST(Runtime, SleepInterruptedFromAnotherLoop) {
+    cpc::runtime rt({.threads = 2, .pin = false});
+    cpc::condvar cv;
+    bool completed = true;
+    cpc::loop* resumed_on = nullptr;
+    rt.spawn_on(rt.at(0), [](cpc::condvar* cv, bool* completed, cpc::loop** on) -> cpc::task<void> {
+        const bool c = co_await cpc::sleep(10s, cv);
+        *completed = c;
+        *on = cpc::loop::current();
+    }(&cv, &completed, &resumed_on));
+    rt.spawn_on(rt.at(1), [](cpc::condvar* cv) -> cpc::task<void> {
+        while (cv->count() == 0)
+            co_await cpc::sleep(100us);
+        cv->signal();
+    }(&cv));
+    rt.run();
+    EXPECT_FALSE(completed);
+    EXPECT_EQ(resumed_on, &rt.at(0));
+}
+
+TEST(Runtime, DeadlineInterruptsASleepArmedOnAnotherLoop) {
+    // The task recolors to a color of loop 1 and sleeps there; the deadline fires on loop 0,
+    // the sleep is interrupted on loop 1, and with_timeout ends back on loop 0.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    cpc::color far(rt.at(1));
+    struct seen {
+        bool slept = true;
+        cpc::loop* slept_on = nullptr;
+        bool in_time = true;
+        cpc::loop* ended_on = nullptr;
+    } s;
+    rt.spawn_on(rt.at(0), [](cpc::color* far, seen* s) -> cpc::task<void> {
+        auto body = [](cpc::color* far, seen* s) -> cpc::task<void> {
+            co_await cpc::recolor(*far);
+            const bool slept = co_await cpc::sleep(10s);
+            s->slept = slept;
+            s->slept_on = cpc::loop::current();
+        };
+        const bool in_time = co_await cpc::with_timeout(5ms, body(far, s));
+        s->in_time = in_time;
+        s->ended_on = cpc::loop::current();
+    }(&far, &s));
+    rt.run();
+    EXPECT_FALSE(s.slept);
+    EXPECT_EQ(s.slept_on, &rt.at(1));
+    EXPECT_FALSE(s.in_time);
+    EXPECT_EQ(s.ended_on, &rt.at(0));
+}
+
+TEST(Color, RecolorMovesTheThreadToTheColorsLoop) {
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    cpc::color c(rt.at(1));
+    struct seen {
+        cpc::color* before = nullptr;
+        cpc::color* after = nullptr;
+        cpc::loop* loop_after = nullptr;
+        cpc::scheduler* left = nullptr;
+        cpc::loop* back = nullptr;
+    } s;
+    rt.spawn_on(rt.at(0), [](cpc::color* c, seen* s, cpc::loop* home) -> cpc::task<void> {
+        s->before = cpc::current_color();
+        cpc::scheduler& left = co_await cpc::recolor(*c);
+        s->after = cpc::current_color();
+        s->loop_after = cpc::loop::current();
+        s->left = &left;
+        co_await cpc::attach(*home);
+        s->back = cpc::loop::current();
+    }(&c, &s, &rt.at(0)));
+    rt.run();
+    EXPECT_EQ(s.before, nullptr);
+    EXPECT_EQ(s.after, &c);
+    EXPECT_EQ(s.loop_after, &rt.at(1));
+    EXPECT_EQ(s.left, &rt.at(0));
+    EXPECT_EQ(s.back, &rt.at(0));
+}
+
+TEST(Color, ThreadsOfOneColorRunInFifoOrderOnOneLoop) {
+    cpc::runtime rt({.threads = 2, .pin = false});
+    cpc::color c(rt);
+    std::vector<int> order;  // state of color c: no lock
+    for (int i = 0; i < 5; ++i) {
+        rt.spawn(
+            [](int i, std::vector<int>* order) -> cpc::task<void> {
+                order->push_back(i);
+                co_await cpc::yield();
+                order->push_back(10 + i);
+            }(i, &order),
+            c);
+    }
+    rt.run();
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4, 10, 11, 12, 13, 14}));
+}
+
+TEST(Color, TaskGroupOfAColoredThreadStaysInItsColor) {
+    cpc::runtime rt({.threads = 2, .pin = false});
+    cpc::color c(rt);
+    int in_color = 0;
+    rt.spawn(
+        [](cpc::color* c, int* in_color) -> cpc::task<void> {
+            cpc::task_group g;
+            for (int i = 0; i < 4; ++i) {
+                g.spawn([](cpc::color* c, int* in_color) -> cpc::task<void> {
+                    co_await cpc::yield();
+                    if (cpc::current_color() == c) ++*in_color;
+                }(c, in_color));
+            }
+            co_await g.join();
+        }(&c, &in_color),
+        c);
+    rt.run();
+    EXPECT_EQ(in_color, 4);
+}
+
+// Yields in colors that all start on loop 0 until the idle loop 1 has stolen one.
+TEST(Stealing, AnIdleLoopTakesAColorFromABusyOne) {
+    cpc::runtime rt({.threads = 2,
+                     .pin = false,
+                     .steal_min_ready = 1,
+                     .steal_far_min_ready = 1,
+                     .steal_hysteresis = 0});
+    std::vector<std::unique_ptr<cpc::color>> colors;
+    for (int i = 0; i < 4; ++i)
+        colors.push_back(std::make_unique<cpc::color>(rt.at(0)));
+    std::atomic<int> ran_on_1{0};
+    for (int i = 0; i < 8; ++i) {
+        rt.spawn(
+            [](cpc::runtime* rt, std::atomic<int>* ran_on_1) -> cpc::task<void> {
+                const auto give_up = clock::now() + 20s;  // a safety net only
+                while (rt->steals() == 0 && clock::now() < give_up)
+                    co_await cpc::yield();
+                if (cpc::loop::current() == &rt->at(1)) ran_on_1->fetch_add(1);
+                co_await cpc::yield();
+            }(&rt, &ran_on_1),
+            *colors[static_cast<std::size_t>(i % 4)]);
+    }
+    rt.run();
+    EXPECT_GE(rt.steals(), 1u);
+    EXPECT_GE(ran_on_1.load(), 1);
+}
+
+TEST(Stealing, APinnedColorStays) {
+    // with_timeout pins its color: its deadline timer must be cancelled where it was armed.
+    cpc::runtime rt({.threads = 2,
+                     .pin = false,
+                     .steal_min_ready = 1,
+                     .steal_far_min_ready = 1,
+                     .steal_hysteresis = 0});
+    cpc::color pinned(rt.at(0));
+    cpc::color other(rt.at(0));
+    std::atomic<bool> stop{false};
+    bool moved = false;
+    rt.spawn(
+        [](std::atomic<bool>* stop, bool* moved) -> cpc::task<void> {
+            auto body = [](std::atomic<bool>* stop, bool* moved) -> cpc::task<void> {
+                cpc::loop* start = cpc::loop::current();
+                for (int i = 0; i < 2000; ++i) {
+                    co_await cpc::yield();
+                    if (cpc::loop::current() != start) *moved = true;
+                }
+                stop->store(true);
+            };
+            const bool in_time = co_await cpc::with_timeout(10s, body(stop, moved));
+            EXPECT_TRUE(in_time);
+        }(&stop, &moved),
+        pinned);
+    for (int i = 0; i < 3; ++i) {
+        rt.spawn(
+            [](std::atomic<bool>* stop) -> cpc::task<void> {
+                while (!stop->load())
+                    co_await cpc::yield();
+            }(&stop),
+            other);
+    }
+    rt.run();
+    EXPECT_FALSE(moved);
+}
+
+}  // namespace
