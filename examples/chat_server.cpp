@@ -20,10 +20,15 @@
 //     the signals and an ordinary cpc thread receives them as data. That thread closes the
 //     listening socket, says goodbye to every client and lets main_loop return once they
 //     are gone.
+//   - On several cores (--threads N, one loop per core in a cpc::runtime), the room is a
+//     color (libasync-mp): every thread that touches the room (the client list, a client's
+//     state and queue) runs in the room's color, so two of them never run at once and the
+//     code above still needs no lock. A writer leaves the room to send, on a loop of its
+//     own, and comes back for the next batch: the network work is spread over the cores.
 //
 // Commands: /nick NAME, /who, /quit, /help; any other line is said to everyone else.
 //
-// Usage: chat_server [--port N] [--idle-timeout SECONDS] [--max-line BYTES]
+// Usage: chat_server [--port N] [--threads N] [--idle-timeout SECONDS] [--max-line BYTES]
 //                    [--max-queue BYTES] [--self-test]
 //   --port 0 lets the kernel pick a free port; the first line printed tells which.
 //   --self-test runs scripted clients (cpc threads in the same loop) against the server,
@@ -37,9 +42,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <cpc/color.hpp>
+#include <cpc/runtime.hpp>
+#include <cpc/topology.hpp>
 
 #include "common.hpp"
 
@@ -52,6 +62,7 @@ struct options {
     std::chrono::milliseconds idle_timeout = 10min;
     std::size_t max_line = 1024;        // bytes in a line, without its '\n'
     std::size_t max_queue = 64 * 1024;  // bytes waiting to be sent to one client
+    unsigned threads = 0;               // loops; 0: one per CPU the process may run on
     bool self_test = false;
 };
 
@@ -110,7 +121,20 @@ struct server {
     cpc::condvar all_gone;  // signalled when the last client has ended, once stopping
     std::map<std::uint64_t, std::unique_ptr<client>> clients;  // by id, so in joining order
     std::uint64_t next_id = 1;
+    // With several loops: the room's color, in which everything above is touched, and the
+    // runtime whose loops the writers send from. Null on a single loop.
+    cpc::color* room = nullptr;
+    cpc::runtime* rt = nullptr;
 };
+
+// Starts t as a thread of the room: in its color with several loops, else on this loop.
+void spawn_in_room(server& s, cpc::task<void> t) {
+    if (s.room) {
+        cpc::spawn(*s.room, std::move(t));
+    } else {
+        cpc::spawn(std::move(t));
+    }
+}
 
 // ---- the life of a connection -------------------------------------------------------
 
@@ -371,7 +395,7 @@ cpc::task<void> drain(int fd, cpc::condvar* interrupt) {
     }
 }
 
-cpc::task<void> writer(client& c) {
+cpc::task<void> writer(client& c, cpc::loop* send_loop) {
     for (;;) {
         // Sleep until there is something to send (or the client is leaving).
         while (c.outbox.empty() && c.st == state::open)
@@ -386,11 +410,17 @@ cpc::task<void> writer(client& c) {
         c.outbox.clear();
         c.outbox_bytes = 0;
 
+        // With several loops the batch is the writer's own: it leaves the room to send it, so
+        // that sends run in parallel with the room's work, and comes back for the client's
+        // state. (A hang-up while it is out is seen when the send ends: at once if the client
+        // is gone, at the send timeout at worst.)
+        if (send_loop) co_await cpc::attach(*send_loop);
         // cpc::send passes MSG_NOSIGNAL: a vanished client is an EPIPE value, never SIGPIPE.
         // stop_writing cuts a send short on hang-up; the timeout drops a client that has not
         // taken a single byte for a long time.
         const std::optional<cpc::io_result> r = co_await cpc::with_timeout(
             kSendTimeout, cpc::send(c.fd, batch.data(), batch.size(), 0, &c.stop_writing));
+        if (send_loop) co_await cpc::recolor(*c.srv.room);
         if (!r) {
             hang_up(c, "not reading");
             break;
@@ -426,8 +456,8 @@ cpc::task<void> listener(server& s) {
         auto owned = std::make_unique<client>(s, a.fd, s.next_id++);
         client& c = *owned;
         s.clients.emplace(c.id, std::move(owned));
-        cpc::spawn(reader(c));
-        cpc::spawn(writer(c));
+        spawn_in_room(s, reader(c));
+        spawn_in_room(s, writer(c, s.rt ? &s.rt->next_loop() : nullptr));
     }
     cpc::close(s.listen_fd);  // new connections are refused from now on
     s.listen_fd = -1;
@@ -452,7 +482,12 @@ void stop_server(server& s) {
     for (auto& [id, c] : s.clients) {
         finish(*c, "* server shutting down, goodbye", "server shutdown");
     }
-    cpc::spawn(shutdown_deadline(s));
+    spawn_in_room(s, shutdown_deadline(s));
+}
+
+cpc::task<void> stop_in_room(server& s) {
+    stop_server(s);
+    co_return;
 }
 
 // The signal handler is a cpc thread: it receives SIGINT/SIGTERM from a signal_watch and,
@@ -578,7 +613,7 @@ cpc::task<void> self_test(server& s, server& idle_srv, self_test_state& t) {
         if (ok) ok = check(co_await dave.expect("idle for"), "dave is told he is idle");
         if (ok) ok = check(co_await dave.expect_closed(), "dave is disconnected");
     }
-    stop_server(idle_srv);
+    spawn_in_room(idle_srv, stop_in_room(idle_srv));
 
     std::printf("self-test: SIGTERM stops the server\n");
     ::kill(::getpid(), SIGTERM);  // received by the signal thread, through the signal_watch
@@ -590,12 +625,14 @@ cpc::task<void> self_test(server& s, server& idle_srv, self_test_state& t) {
 
 void usage(const char* argv0) {
     std::printf(
-        "usage: %s [--port N] [--idle-timeout SECONDS] [--max-line BYTES]\n"
+        "usage: %s [--port N] [--threads N] [--idle-timeout SECONDS] [--max-line BYTES]\n"
         "          [--max-queue BYTES] [--self-test]\n"
         "A line-based chat server on 127.0.0.1 (default port 7000). Connect with\n"
         "  nc 127.0.0.1 7000\n"
         "and type; commands: /nick NAME, /who, /quit, /help. Ctrl-C stops the server.\n"
         "  --port N              listen on port N (0: any free port, printed at start)\n"
+        "  --threads N           event loops, one per core, the room a color of them\n"
+        "                        (default: one per CPU the process may run on)\n"
         "  --idle-timeout S      disconnect clients silent for S seconds (default 600)\n"
         "  --max-line BYTES      longest line accepted (default 1024)\n"
         "  --max-queue BYTES     most output queued for one client (default 65536)\n"
@@ -626,6 +663,8 @@ int main(int argc, char** argv) {
         } else if (a == "--max-queue" && has_value) {
             opt.max_queue = static_cast<std::size_t>(
                 example::parse_long(argv[++i], 4096, 1 << 30, "queue limit"));
+        } else if (a == "--threads" && has_value) {
+            opt.threads = static_cast<unsigned>(example::parse_long(argv[++i], 0, 1024, "threads"));
         } else if (a == "--self-test") {
             opt.self_test = true;
         } else {
@@ -646,27 +685,48 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "chat_server: port %u: %s\n", opt.port, e.what());
         return 1;
     }
-    std::printf("chat server listening on 127.0.0.1:%u\n", s.port);
+    // One loop per core: a runtime, and the room a color of it. The self-test's second
+    // server is a room (a color) of its own.
+    const unsigned loops =
+        opt.threads ? opt.threads : static_cast<unsigned>(cpc::topology::detect().size());
+    std::optional<cpc::runtime> rt;
+    std::optional<cpc::color> room, idle_room;
+    server idle_srv;
+    if (loops > 1) {
+        rt.emplace(cpc::runtime_options{.threads = loops});
+        room.emplace(*rt);
+        idle_room.emplace(*rt);
+        s.room = &*room;
+        idle_srv.room = &*idle_room;
+        s.rt = idle_srv.rt = &*rt;
+    }
+    std::printf("chat server listening on 127.0.0.1:%u (%u loop%s)\n", s.port,
+                rt ? static_cast<unsigned>(rt->size()) : 1u, rt ? "s" : "");
     std::printf("connect with: nc 127.0.0.1 %u   (Ctrl-C stops the server)\n", s.port);
     std::fflush(stdout);
 
-    cpc::spawn(signal_thread(s, signals));
-    cpc::spawn(listener(s));
+    spawn_in_room(s, signal_thread(s, signals));
+    spawn_in_room(s, listener(s));
 
     // The self-test also runs a second server, whose idle timeout is short enough to test.
-    server idle_srv;
     self_test_state t;
     if (opt.self_test) {
         idle_srv.opt = opt;
         idle_srv.opt.idle_timeout = 300ms;
         idle_srv.listen_fd = example::listen_loopback(0, &idle_srv.port);
-        cpc::spawn(listener(idle_srv));
-        cpc::spawn(t.dog.run(60s));
-        cpc::spawn(self_test(s, idle_srv, t));
+        spawn_in_room(idle_srv, listener(idle_srv));
+        // The scripted clients and their watchdog share state: one loop for both.
+        if (rt) {
+            rt->spawn_on(rt->at(0), t.dog.run(60s));
+            rt->spawn_on(rt->at(0), self_test(s, idle_srv, t));
+        } else {
+            cpc::spawn(t.dog.run(60s));
+            cpc::spawn(self_test(s, idle_srv, t));
+        }
     }
 
     // Returns when every thread has ended: after a stop, once the last client is gone.
-    const cpc::run_result r = cpc::main_loop();
+    const cpc::run_result r = rt ? rt->run() : cpc::main_loop();
     note("chat server stopped");
     if (opt.self_test) {
         const bool ok = example::check(t.passed, "every self-test step passed") &&

@@ -1,5 +1,8 @@
 #include "access_log.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -23,24 +26,25 @@ std::string log_escape(std::string_view s) {
 }
 
 access_log::~access_log() {
-    if (out_ && owned_) std::fclose(out_);
+    if (fd_ >= 0 && owned_) ::close(fd_);
 }
 
 std::string access_log::open(const std::string& destination) {
     if (destination == "-") {
-        out_ = stdout;
+        std::fflush(stdout);  // what was printed before comes first
+        fd_ = STDOUT_FILENO;
         owned_ = false;
         return {};
     }
-    out_ = std::fopen(destination.c_str(), "ae");
-    if (!out_) return destination + ": " + std::strerror(errno);
+    fd_ = ::open(destination.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return destination + ": " + std::strerror(errno);
     owned_ = true;
     return {};
 }
 
 void access_log::record(std::string_view client, std::string_view request_line, int status,
                         std::uint64_t bytes) {
-    if (!out_) return;
+    if (fd_ < 0) return;
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
     ::gmtime_r(&now, &tm);
@@ -52,9 +56,11 @@ void access_log::record(std::string_view client, std::string_view request_line, 
     char tail[48];
     std::snprintf(tail, sizeof tail, "%d %llu\n", status, static_cast<unsigned long long>(bytes));
     line_.append(tail);
-    // One fwrite and a flush per line: lines stay whole, and a log being followed is current.
-    std::fwrite(line_.data(), 1, line_.size(), out_);
-    std::fflush(out_);
+    // One write per line, appended: a line stays whole however long it is, even when several
+    // loops (server_group) append to the same file, and a log being followed is current.
+    // A log that cannot be written loses the line; serving goes on.
+    while (::write(fd_, line_.data(), line_.size()) < 0 && errno == EINTR) {
+    }
 }
 
 }  // namespace httpd

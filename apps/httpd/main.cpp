@@ -1,7 +1,9 @@
 // httpd: a static file server on the cpc runtime.
 //
-//   httpd --root DIR [--port N] [--bind ADDR] [--policy active|accept] ...
+//   httpd --root DIR [--port N] [--bind ADDR] [--policy active|accept] [--threads N] ...
 //
+// --threads N runs N event loops, one per core, each a whole server on the same port
+// (server_group.hpp); the default is every CPU the process may run on.
 // --port 0 lets the kernel choose; the first line printed on stdout tells the port
 // ("httpd listening on ADDR:PORT"), so that tests can find it. SIGINT and SIGTERM stop the
 // server cleanly: no new connections, idle ones closed, requests in progress finished
@@ -11,12 +13,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cpc/cpc.hpp>
+#include <cpc/topology.hpp>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
 
-#include "server.hpp"
+#include "server_group.hpp"
 
 namespace {
 
@@ -24,7 +27,7 @@ constexpr const char* kVersion = "httpd (cpc) 0.1.0";
 
 // The signal handler is a cpc thread: SIGINT and SIGTERM arrive through a signal_watch, so
 // stopping the server is ordinary code of the loop.
-cpc::task<void> signal_thread(httpd::server& s, cpc::signal_watch& signals, bool quiet) {
+cpc::task<void> signal_thread(httpd::server_group& s, cpc::signal_watch& signals, bool quiet) {
     const int sig = co_await signals.next();
     if (sig != 0) {
         if (!quiet) {
@@ -46,6 +49,7 @@ int main(int argc, char** argv) {
     double shutdown_grace = 2;
     double send_timeout = 30;
     std::string policy = "active";
+    unsigned threads = 0;
 
     CLI::App app{"httpd: a static file server on the cpc runtime (cooperative threads)"};
     app.set_version_flag("--version", kVersion);
@@ -89,6 +93,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--access-log", cfg.access_log,
                    "access log file, or - for stdout (default: off)");
+    app.add_option("--threads", threads,
+                   "event loops, each on its own core (0: one per CPU the process may run on)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 1024));
     app.add_flag("--quiet", cfg.quiet, "print nothing but the first line");
     CLI11_PARSE(app, argc, argv);
 
@@ -105,23 +113,26 @@ int main(int argc, char** argv) {
     // SIGINT and SIGTERM are only received by the signal thread.
     cpc::signal_watch signals({SIGINT, SIGTERM});
 
-    httpd::server s(cfg);
+    if (threads == 0) threads = static_cast<unsigned>(cpc::topology::detect().size());
+    httpd::server_group s(cfg, threads);
     if (const std::string err = s.start(); !err.empty()) {
         std::fprintf(stderr, "httpd: %s\n", err.c_str());
         return 1;
     }
     std::printf("httpd listening on %s:%u\n", cfg.bind_address.c_str(), s.port());
     if (!cfg.quiet) {
-        std::printf("httpd: root %s, policy %s, page cache %zu bytes (files up to %zu)\n",
-                    cfg.root.c_str(), policy.c_str(), cfg.cache_size, cfg.cache_file_max);
+        std::printf(
+            "httpd: root %s, policy %s, %u loop(s), page cache %zu bytes (files up to %zu)\n",
+            cfg.root.c_str(), policy.c_str(), s.loops(), cfg.cache_size, cfg.cache_file_max);
     }
     std::fflush(stdout);
 
-    cpc::spawn(signal_thread(s, signals, cfg.quiet));
-    cpc::spawn(s.listener());
-    const cpc::run_result r = cpc::main_loop();
+    const cpc::run_result r = s.run(signal_thread(s, signals, cfg.quiet));
     if (!cfg.quiet) {
-        std::printf("httpd: stopped\n");
+        std::string per_loop;
+        for (std::uint64_t n : s.accepted_per_loop())
+            per_loop += " " + std::to_string(n);
+        std::printf("httpd: stopped; connections accepted per loop:%s\n", per_loop.c_str());
         std::fflush(stdout);
     }
     return r.blocked_threads == 0 ? 0 : 1;

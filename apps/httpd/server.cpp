@@ -312,6 +312,11 @@ std::string server::start() {
     if (fd < 0) return std::string("socket: ") + std::strerror(errno);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (cfg_.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return std::string("SO_REUSEPORT: ") + std::strerror(err);
+    }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 ||
         ::listen(fd, cfg_.backlog) != 0) {
         const int err = errno;
@@ -331,6 +336,7 @@ std::string server::start() {
         const std::size_t in_use = open_descriptors();
         const std::size_t limit = lim.rlim_cur == RLIM_INFINITY ? 1'000'000 : lim.rlim_cur;
         max_connections_ = limit > in_use + kFdReserve + 1 ? limit - in_use - kFdReserve : 1;
+        max_connections_ = std::max<std::size_t>(max_connections_ / cfg_.descriptor_shares, 1);
     }
     return {};
 }

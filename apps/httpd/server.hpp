@@ -63,8 +63,14 @@ struct server_config {
     std::chrono::milliseconds keepalive_timeout{15'000};
     std::chrono::milliseconds send_timeout{30'000};
     std::chrono::milliseconds shutdown_grace{2'000};
-    std::size_t max_connections = 0;  // 0: from RLIMIT_NOFILE
-    std::string access_log;           // empty: no log; "-": stdout
+    std::size_t max_connections = 0;  // 0: from RLIMIT_NOFILE (this server's share of it)
+    // Several servers of one process listen on the same port (one per loop, server_group):
+    // the socket is bound with SO_REUSEPORT and the kernel spreads connections over them.
+    bool reuse_port = false;
+    // How many servers share the process's descriptors: each takes this share of the
+    // RLIMIT_NOFILE-derived connection cap.
+    unsigned descriptor_shares = 1;
+    std::string access_log;  // empty: no log; "-": stdout
     bool quiet = false;
     request_limits limits;
 };

@@ -62,7 +62,7 @@ def all_servers(build_dir, run_dir, root, port, backlog):
     servers.append(
         Server("httpd", "cpc", [
             httpd, "--root", str(root), "--bind", "127.0.0.1", "--port", str(port),
-            "--listen-backlog", str(backlog), "--quiet"
+            "--listen-backlog", str(backlog), "--threads", "1", "--quiet"
         ], httpd))
 
     values = dict(root=root, port=port, backlog=backlog)

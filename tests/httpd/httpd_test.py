@@ -45,9 +45,12 @@ class Server:
                 _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
         self.log_path = os.path.join(os.path.dirname(root), "access.log")
+        # Every group runs on one loop and on two (ctest registers both; see CMakeLists.txt).
+        loops = [] if "--threads" in args else [
+            "--threads", os.environ.get("HTTPD_TEST_THREADS", "1")]
         self.proc = subprocess.Popen(
             [binary, "--root", root, "--port", "0", "--bind", "127.0.0.1",
-             "--access-log", self.log_path, *args],
+             "--access-log", self.log_path, *loops, *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec)
         first = self.proc.stdout.readline()
         m = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
@@ -841,7 +844,46 @@ def group_memory(binary, base, root):
             srv.kill()
 
 
+def group_loops(binary, base, root):
+    """--threads 2: both loops accept (SO_REUSEPORT spreads connections), each serves
+    keep-alive connections and files from its own cache, and the access log keeps every
+    line whole although two loops append to it."""
+    srv = Server(binary, root, "--threads", "2")
+    try:
+        n = 200
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                got = raw_recv_all(s)
+                check(got.startswith(b"HTTP/1.1 200") and got.endswith(b"hello\n"),
+                      "a one-request connection is answered")
+        keep = [Conn(srv.port) for _ in range(20)]
+        for round_ in range(3):
+            for c in keep:
+                c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            for c in keep:
+                check(c.response()[2] == b"hello\n", f"keep-alive round {round_} answered")
+        for c in keep:
+            c.close()
+        srv.proc.send_signal(signal.SIGTERM)
+        out, _ = srv.proc.communicate(timeout=10)
+        check(srv.proc.returncode == 0, "SIGTERM -> exit status 0 with two loops")
+        m = re.search(r"connections accepted per loop: (\d+) (\d+)$", out, re.M)
+        check(m is not None, f"two loops reported at shutdown: {out!r}")
+        a, b = int(m.group(1)), int(m.group(2))
+        check(a + b == n + 20, f"every connection accepted once ({a} + {b} = {n + 20})")
+        check(a > 0 and b > 0, f"both loops accepted connections ({a}, {b})")
+        with open(srv.log_path) as f:
+            lines = f.read().splitlines()
+        check(len(lines) == n + 60, f"one access-log line per response ({len(lines)})")
+        check(all(re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "GET /a\.txt HTTP/1\.1" 200 6',
+                               line) for line in lines), "every access-log line whole")
+    finally:
+        srv.kill()
+
+
 GROUPS = {
+    "loops": group_loops,
     "memory": group_memory,
     "basics": group_basics,
     "cache": group_cache,
