@@ -167,11 +167,12 @@ def die_with_parent():
 
 
 class Process:
-    """A server started pinned to the server CPU, in its own session, inside the quota
-    (killed with the harness if `tied`)."""
+    """A server started pinned to the server CPU (or to `cpus`, a taskset list such as
+    "0,1"), in its own session, inside the quota (killed with the harness if `tied`)."""
 
-    def __init__(self, argv, quota, log_path, cwd, tied=False):
+    def __init__(self, argv, quota, log_path, cwd, tied=False, cpus=None):
         self.argv = argv
+        cpus = str(SERVER_CPU) if cpus is None else cpus
 
         def child():
             os.setsid()
@@ -181,7 +182,7 @@ class Process:
             raise_fd_limit()
 
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(["taskset", "-c", str(SERVER_CPU)] + argv,
+        self.proc = subprocess.Popen(["taskset", "-c", cpus] + argv,
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log,
                                      stderr=subprocess.STDOUT,
