@@ -39,7 +39,7 @@ struct config {
     double warmup_s = 1;
     double seconds = 5;
     std::uint32_t length = 65536;
-    std::uint32_t rounds = 64;
+    std::uint32_t rounds = 24;
     std::uint32_t blocks = 4;
     double hot = 0;
 };
