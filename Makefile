@@ -13,7 +13,7 @@ SMOKE ?=
 RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
-	test-tsan run bench bench-events bench-swarm format clean
+	test-tsan run bench bench-events bench-swarm bench-cores format clean
 
 all: build
 
@@ -88,6 +88,13 @@ bench-events: build
 # SMOKE=1: 50 leechers for 5 s, hekate only, no root needed.
 bench-swarm: build
 	bench/swarm/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
+
+# The libasync-mp experiment: an SFS-like compute-heavy server on 1 and 2 cores, cpc against
+# N-copy, Boost.Asio and Go (as root: it installs golang-go and accounts the servers' CPU
+# with a cgroup). QUICK=1: 2 rounds of 5 s. SMOKE=1: cpc and N-copy for seconds, no root.
+bench-cores: build
+	bench/many-cores/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
 format:

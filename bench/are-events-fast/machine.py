@@ -55,24 +55,36 @@ class ServerCgroup:
     nanosecond, which /proc/PID/stat, in clock ticks per process, cannot do for a server of
     256 processes (v2 cpu.stat, or v1 cpuacct.usage)."""
 
-    def __init__(self, percent, period_us=5000):
+    def __init__(self, percent, period_us=5000, account_only=False):
         self.percent = percent
         self.period_us = period_us
+        # Accounting without the cpu controller where the kernel allows it: a cgroup of the
+        # cpu controller is scheduled as one entity, worth one process against the others, so
+        # a server of two busy threads would get the CPU time of one under contention.
+        self.account_only = account_only
         self.dirs = []  # the cgroups made, one per hierarchy
         self.usage_file = None
 
     def __enter__(self):
         name = f"cpc-are-events-fast-{os.getpid()}"
-        quota = int(self.period_us * self.percent / 100) if self.percent < 100 else None
+        quota = (int(self.period_us * self.percent / 100)
+                 if self.percent < 100 and not self.account_only else None)
         try:
             if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # v2
                 top = Path("/sys/fs/cgroup")
-                if "cpu" not in (top / "cgroup.subtree_control").read_text().split():
+                # cpu.stat's usage_usec is there with or without the cpu controller.
+                if not self.account_only and "cpu" not in (
+                        top / "cgroup.subtree_control").read_text().split():
                     (top / "cgroup.subtree_control").write_text("+cpu")
                 d = self._make(top / name)
                 if quota:
                     (d / "cpu.max").write_text(f"{quota} {self.period_us}")
                 self.usage_file = d / "cpu.stat"
+            elif (self.account_only and Path("/sys/fs/cgroup/cpuacct").is_dir()
+                  and not (Path("/sys/fs/cgroup/cpu") / "cpuacct.usage").exists()):
+                # v1 with cpuacct a hierarchy of its own: no cpu group at all.
+                self.usage_file = self._make(Path("/sys/fs/cgroup/cpuacct") / name) / \
+                    "cpuacct.usage"
             else:  # v1: cpu and cpuacct may be separate hierarchies
                 d = self._make(Path("/sys/fs/cgroup/cpu") / name)
                 if quota:
@@ -167,11 +179,12 @@ def die_with_parent():
 
 
 class Process:
-    """A server started pinned to the server CPU, in its own session, inside the quota
-    (killed with the harness if `tied`)."""
+    """A server started pinned to the server CPU (or to `cpus`, a taskset list such as
+    "0,1"), in its own session, inside the quota (killed with the harness if `tied`)."""
 
-    def __init__(self, argv, quota, log_path, cwd, tied=False):
+    def __init__(self, argv, quota, log_path, cwd, tied=False, cpus=None):
         self.argv = argv
+        cpus = str(SERVER_CPU) if cpus is None else cpus
 
         def child():
             os.setsid()
@@ -181,7 +194,7 @@ class Process:
             raise_fd_limit()
 
         self.log = open(log_path, "ab")
-        self.proc = subprocess.Popen(["taskset", "-c", str(SERVER_CPU)] + argv,
+        self.proc = subprocess.Popen(["taskset", "-c", cpus] + argv,
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.log,
                                      stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's commands, run as a user runs them, in a smoke form that costs seconds.
 
-    commands_test.py SOURCE_DIR BUILD_DIR {bench,bench-events,bench-swarm,run}
+    commands_test.py SOURCE_DIR BUILD_DIR {bench,bench-events,bench-swarm,bench-cores,run}
 
 Each check calls `make -C SOURCE_DIR TARGET` with BUILD_DIR given as the README's default
 gives it, relative to the source tree, so that a harness that depends on its working
@@ -128,6 +128,24 @@ def check_bench_swarm(source, build, results):
     expect_png(results / "swarm-smoke.png")
 
 
+# ---- make bench-cores ---------------------------------------------------------------------
+
+
+def check_bench_cores(source, build, results):
+    # bench/many-cores/smoke_test.py checks the harness's rows and its failure path in detail;
+    # this checks that the make target reaches it and that the project's systems were measured.
+    make(source, build, "bench-cores", "SMOKE=1", f"RESULTS={results}", timeout=300)
+    rows = read_csv(results / "many-cores-smoke.csv")
+    expect(not [r for r in rows if r["metric"] == "failed"], f"bench-cores: failed points: {rows}")
+    for system, loops in (("cpc", "1"), ("ncopy", "2")):
+        for metric in ("requests_per_s", "requests_per_cpu_s"):
+            v = [number(r["value"]) for r in rows if (r["experiment"], r["system"], r["loops"],
+                                                      r["metric"]) == ("uniform", system, loops,
+                                                                       metric)]
+            expect(v and v[0] and v[0] > 0, f"bench-cores: {system} on {loops} has no {metric}")
+    expect_png(results / "many-cores-smoke.png")
+
+
 # ---- make run -----------------------------------------------------------------------------
 
 
@@ -229,6 +247,7 @@ CHECKS = {
     "bench": check_bench,
     "bench-events": check_bench_events,
     "bench-swarm": check_bench_swarm,
+    "bench-cores": check_bench_cores,
     "run": check_run,
 }
 
