@@ -1,6 +1,6 @@
-// many-cores: the per-operation costs of cpc::runtime that decide how it scales.
+// runtime-costs: the per-operation costs of cpc::runtime that decide how it scales.
 //
-//   build/bench/many-cores [rounds [name]]
+//   build/bench/runtime-costs [rounds [name]]
 //
 // Prints, in ns (median of `rounds` runs, default 5):
 // - cross_wake: one wake-up of a thread on another loop (a thread hopping between loop 0 and
@@ -126,7 +126,7 @@ cpc::task<void> offer_colors(steal_probe* p, std::uint64_t n) {
         // Loop 0 stays busy (this thread yields) until the color has moved and run there.
         while (p->samples == before) {
             if (now_ns() - p->offered > 1'000'000'000u) {
-                std::fprintf(stderr, "many-cores: a color was not stolen within 1 s\n");
+                std::fprintf(stderr, "runtime-costs: a color was not stolen within 1 s\n");
                 std::exit(1);
             }
             co_await cpc::yield();
