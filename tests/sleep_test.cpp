@@ -94,7 +94,9 @@ TEST(Sleep, SignalInterruptsOnlyTheOldestSleeper) {
     cpc_test::main_loop();
     EXPECT_FALSE(first.completed);
     EXPECT_TRUE(second.completed);
-    EXPECT_GE(second.elapsed, 20ms);
+    // Measured from the loop's clock, read when the first sleep was armed: a kernel thread
+    // preempted (or slowed by a sanitizer) before the second sleep starts loses that time.
+    EXPECT_GE(second.elapsed, 15ms);
 }
 
 TEST(Sleep, CompletedSleepLeavesTheInterruptCondvar) {
