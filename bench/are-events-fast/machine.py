@@ -249,6 +249,23 @@ class Process:
             time.sleep(0.05)
 
 
+def processes_naming(path):
+    """(pid, command line) of every process whose command line names `path`: for a smoke test
+    to check that a harness stopped what it started (its servers are given paths under a
+    directory of the test's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if str(path) in cmdline:
+            found.append((int(entry), cmdline.replace("\0", " ")))
+    return found
+
+
 def client_argv(argv):
     return ["taskset", "-c", str(CLIENT_CPU)] + argv
 

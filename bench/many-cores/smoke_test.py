@@ -8,12 +8,14 @@ say that its report is not a result.
 """
 import argparse
 import csv
-import os
 import shutil
 import subprocess
 import sys
 import unittest
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
+import machine  # noqa: E402
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = None
@@ -24,21 +26,6 @@ def run_smoke(build_dir, results):
     return subprocess.run([sys.executable, str(RUN), "--smoke", "--build-dir", str(build_dir),
                            "--results-dir", str(results)], capture_output=True, text=True,
                           timeout=100)
-
-
-def processes_using(path):
-    """PIDs whose command line names `path`: servers the harness should have stopped."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            found.append((int(entry), cmdline.replace("\0", " ")))
-    return found
 
 
 def read_rows(results):
@@ -52,7 +39,7 @@ class SmokeTest(unittest.TestCase):
         results = ARGS.work / "results"
         p = run_smoke(ARGS.build_dir, results)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(processes_using(ARGS.build_dir / "bench" / "many-cores" / "sfs_cpc"), [])
+        self.assertEqual(machine.processes_naming(ARGS.build_dir / "bench" / "many-cores" / "sfs_cpc"), [])
         rows = read_rows(results)
         values = {(r["experiment"], r["system"], r["loops"], r["metric"]): float(r["value"])
                   for r in rows}

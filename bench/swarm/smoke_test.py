@@ -7,12 +7,14 @@ fails to start makes the harness fail and say that its report is not a result.
 """
 import argparse
 import csv
-import os
 import shutil
 import subprocess
 import sys
 import unittest
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
+import machine  # noqa: E402
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = None
@@ -27,22 +29,6 @@ def run_smoke(build_dir, results):
                           timeout=100)
 
 
-def processes_using(path):
-    """PIDs whose command line names `path`: what the harness started and should have
-    stopped (hekate and swarm_sim are given the data directory or the torrent in it)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in cmdline:
-            found.append((int(entry), cmdline.replace("\0", " ")))
-    return found
-
-
 def read_rows(results):
     with open(results / "swarm-smoke.csv", newline="") as f:
         return list(csv.DictReader(f))
@@ -54,7 +40,7 @@ class SmokeTest(unittest.TestCase):
         results = ARGS.work / "results"
         p = run_smoke(ARGS.build_dir, results)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(processes_using(ARGS.work / "data"), [])
+        self.assertEqual(machine.processes_naming(ARGS.work / "data"), [])
         rows = read_rows(results)
         self.assertEqual([(r["seeder"], r["peers"]) for r in rows], [("hekate", "50")])
         r = rows[0]
@@ -93,7 +79,7 @@ class SmokeTest(unittest.TestCase):
         p = run_smoke(fake, results)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("exited with status 3 before seeding", p.stdout)
-        self.assertEqual(processes_using(ARGS.work / "data"), [])
+        self.assertEqual(machine.processes_naming(ARGS.work / "data"), [])
         report = (results / "swarm-smoke.md").read_text()
         self.assertIn("| hekate | 50 | **failed**:", report)
         self.assertIn("a partial report is not a result", report)
