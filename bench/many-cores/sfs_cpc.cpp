@@ -1,21 +1,24 @@
 // sfs_cpc: the SFS-like server of bench/many-cores on cpc (README.md has the protocol).
 //
-//   sfs_cpc --port P [--bind 127.0.0.1] [--reuseport]
+//   sfs_cpc --port P [--bind 127.0.0.1] [--loops N] [--reuseport] [--race]
 //
-// A cpc thread per connection reads a request, runs its work (rounds of SHA-256 over the
-// block, then the file's counter) as the unit that belongs to the file's color, and writes
-// the answer. Today it runs on the one loop of cpc::main_loop; N-copy is two of these
-// processes, each on its own core, sharing the port with --reuseport.
+// A cpc::runtime of N loops (default 1). One thread accepts, on loop 0, and spawns each
+// connection's thread on the loops round robin; a connection's thread stays on its loop and
+// does the connection's reads and writes there. Each file has a cpc::color, placed by the
+// runtime: a request's unit of work (rounds of SHA-256 over the block, then the file's
+// counter) runs in its file's color, wherever that color runs by then (stealing moves idle
+// colors), and the thread goes back to its loop to write the answer. Two requests of a file
+// never overlap; requests of different files run on every loop.
 //
-// TODO(cpc::runtime): the lead adds `--loops N` when cpc::runtime lands: main() builds the
-// runtime with N loops instead of calling cpc::main_loop, the listening thread spawns each
-// connection on the runtime, and in_color() below becomes the runtime's spawn(task, color)
-// with color = the file, joined. Nothing else changes: the file's state is already touched
-// only from inside that unit.
+// N-copy is two of these processes with one loop each, each on its own core, sharing the
+// port with --reuseport. --race runs the unit without its color, for the smoke test that
+// checks the client catches the lost updates of two requests of a file overlapping.
 #include <CLI/CLI.hpp>
-#include <array>
+#include <cpc/color.hpp>
 #include <cpc/cpc.hpp>
+#include <cpc/runtime.hpp>
 #include <cstdint>
+#include <deque>
 
 #include "listen.hpp"
 #include "read_full.hpp"
@@ -23,27 +26,34 @@
 
 namespace {
 
-// What a file's color owns: mutated by the requests of that file only, with no lock.
+// A file's color and what it owns: `served`, touched only from inside the color, no lock.
 struct file_state {
+    explicit file_state(cpc::runtime& rt) : color(rt) {}
+    cpc::color color;
     std::uint64_t served = 0;
 };
 
 struct service {
+    service(cpc::runtime& rt, bool race) : race(race) {
+        for (std::uint32_t f = 0; f < sfs::kFiles; ++f)
+            state.emplace_back(rt);
+    }
     sfs::files files;
-    std::array<file_state, sfs::kFiles> state{};
+    std::deque<file_state> state;  // colors do not move: a deque, not a vector
+    bool race;
 };
 
-// The unit of work of one request, which must not overlap with another of the same file.
+// The unit of work of one request, in the file's color. The counter is read before the
+// digest and written after it, so two units of a file that overlapped (a broken color, or
+// --race) would both write the same count: the client sees it as a lost update.
 cpc::task<sfs::response> serve_request(service& s, sfs::request r) {
-    sfs::response out{r.file, r.block, 0, sfs::compute(s.files, r)};
-    out.served = ++s.state[r.file].served;
+    file_state& f = s.state[r.file];
+    cpc::scheduler* home = s.race ? nullptr : &co_await cpc::recolor(f.color);
+    const std::uint64_t served = f.served + 1;
+    sfs::response out{r.file, r.block, served, sfs::compute(s.files, r)};
+    f.served = served;
+    if (home) co_await cpc::attach(*home);
     co_return out;
-}
-
-// Runs `work` under `color`. One loop runs one cpc thread at a time, so inline is exclusive.
-cpc::task<sfs::response> in_color(std::uint32_t color, cpc::task<sfs::response> work) {
-    (void)color;
-    co_return co_await std::move(work);
 }
 
 cpc::task<void> connection(service& s, int fd) {
@@ -53,18 +63,21 @@ cpc::task<void> connection(service& s, int fd) {
     while (co_await sfs::read_full(fd, in, sizeof in)) {
         const std::optional<sfs::request> r = sfs::decode_request(in);
         if (!r) break;  // a client that does not speak the protocol is dropped
-        const sfs::response answer = co_await in_color(r->file, serve_request(s, *r));
+        const sfs::response answer = co_await serve_request(s, *r);
         sfs::encode(answer, out);
         if (!co_await cpc::write(fd, out, sizeof out)) break;
     }
     cpc::close(fd);
 }
 
-cpc::task<void> listening(service& s, int listen_fd) {
+// Accepting on one loop and spreading round robin: with 16 persistent connections the
+// accepts cost nothing, and the loops get 8 each, where SO_REUSEPORT's hash of the
+// connections' ports may give one loop 10 and the other 6.
+cpc::task<void> listening(cpc::runtime& rt, service& s, int listen_fd) {
     for (;;) {
         const cpc::accept_result a = co_await cpc::accept(listen_fd);
         if (a) {
-            cpc::spawn(connection(s, a.fd));
+            rt.spawn(connection(s, a.fd));
         } else if (a.error == std::errc::too_many_files_open ||
                    a.error == std::errc::too_many_files_open_in_system) {
             const bool slept = co_await cpc::sleep(std::chrono::milliseconds(10));
@@ -79,16 +92,23 @@ int main(int argc, char** argv) {
     CLI::App app{"SFS-like compute-heavy block server on cpc (bench/many-cores)"};
     std::uint16_t port = 0;
     std::string address = "127.0.0.1";
+    unsigned loops = 1;
     bool reuseport = false;
+    bool race = false;
     app.add_option("-p,--port", port, "TCP port")->required();
     app.add_option("--bind", address, "IPv4 address")->capture_default_str();
+    app.add_option("--loops", loops, "loops of the cpc::runtime, one per core")
+        ->check(CLI::Range(1u, 1024u))
+        ->capture_default_str();
     app.add_flag("--reuseport", reuseport, "SO_REUSEPORT, for N-copy");
+    app.add_flag("--race", race, "run a request's work outside its file's color (a test)");
     CLI11_PARSE(app, argc, argv);
 
-    service s;  // the files are made before the port opens: no request waits for them
+    cpc::runtime rt{{.threads = loops}};
+    service s(rt, race);  // the files are made before the port opens: no request waits
     const int listen_fd = sfs::listen_on(address, port, reuseport);
-    cpc::spawn(listening(s, listen_fd));
+    rt.spawn_on(rt.at(0), listening(rt, s, listen_fd));
     // The process ends by SIGTERM (the harness stops it by PID).
-    cpc::main_loop();
+    rt.run();
     return 0;
 }
