@@ -1,0 +1,281 @@
+"""The experiments of bench/many-cores/run on this project's applications: httpd and hekate
+with one loop and with two (`--threads 1` and `--threads 2`), compared by the server's CPU
+time per unit of work, so that a second loop that costs anything per request (a lock, a
+cache line that moves between cores) shows whatever the load generator's pace.
+
+- httpd: bench/loadgen (one cpc loop, on CPU 1) keeps HTTP/1.1 connections open and asks
+  for one cached page; the unit is a request.
+- hekate: bench/swarm's simulator (one cpc loop, on CPU 1) downloads random pieces of
+  bench/swarm's torrent; the unit is a byte of payload.
+
+The server runs on CPU 0 with one loop, on CPUs 0 and 1 with two; the client shares CPU 1.
+Each point starts its server afresh and reads its CPU time (the harness's cgroup, or
+/proc/PID/stat without root) at the edges of the measured window.
+
+profile(): perf record of a 2-loop server under load, and the share of its samples in
+symbols of locks and futexes, to show that no global lock is on the path.
+"""
+import importlib.machinery
+import importlib.util
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import machine  # bench/are-events-fast/machine.py, on the path of the harness
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+
+
+def _swarm_harness():
+    """bench/swarm/run as a module: its torrent (make_data) and its seeder's settings."""
+    path = REPO / "bench" / "swarm" / "run"
+    loader = importlib.machinery.SourceFileLoader("swarm_run", str(path))
+    spec = importlib.util.spec_from_loader("swarm_run", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+swarm = _swarm_harness()
+
+# The page httpd serves: big enough that a request is more than its system calls, small
+# enough to be one write.
+PAGE_BYTES = 16384
+HTTPD_CONNECTIONS = 64
+HEKATE_PEERS = 1000
+# The symbols of a lock: user space (pthread, the runtime's spin lock, glibc's low-level
+# lock) and the kernel's futex path. A symbol over this share of the samples is significant.
+LOCK_SYMBOL = re.compile(r"futex|mutex|spin_?lock|lll_lock|rwlock|sem_wait|lock_wait", re.I)
+SIGNIFICANT_PCT = 1.0
+
+
+def cpu_seconds(cgroup, pid):
+    """The server's CPU time so far: its cgroup's, or /proc/PID/stat's (all its threads)."""
+    used = cgroup.usage_seconds()
+    if used is not None:
+        return used
+    return swarm.cpu_seconds(pid)
+
+
+class Server:
+    """httpd or hekate with `loops` loops, started afresh and stopped by PID."""
+
+    def __init__(self, h, name, loops, threads_option=True):
+        self.h, self.name, self.loops = h, name, loops
+        self.port = machine.free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"{name}{loops}-", dir=h.run_dir))
+        self.status_port = machine.free_port() if name == "hekate" else None
+        b = h.args.build_dir / "apps" / name / name
+        threads = ["--threads", str(loops)] if threads_option else []
+        if name == "httpd":
+            self.argv = [str(b), "--root", str(h.httpd_root), "--bind", "127.0.0.1", "--port",
+                         str(self.port), "--quiet"] + threads
+        else:
+            self.argv = [str(b), "-N", str(swarm.SLOTS), "--max-peers", str(swarm.MAX_PEERS),
+                         "-t", "-d", "0", "--bind", "127.0.0.1", "-p", str(self.port),
+                         "--status", str(self.status_port)] + threads + [str(h.data_dir)]
+        self.proc = None
+
+    def start(self):
+        cpus = str(machine.SERVER_CPU) if self.loops == 1 else "0,1"
+        self.proc = machine.Process(self.argv, self.h.cgroup, self.dir / "log", self.dir,
+                                    tied=True, cpus=cpus)
+        deadline = time.time() + 60
+        while not self.ready():
+            if not self.proc.alive():
+                raise RuntimeError(f"exited with status {self.proc.proc.returncode} before "
+                                   f"serving: {self.log()[-300:].strip()}")
+            if time.time() > deadline:
+                raise RuntimeError("not serving after 60 s")
+            time.sleep(0.1)
+
+    def ready(self):
+        if self.name == "httpd":
+            return "httpd listening on" in self.log()
+        try:
+            return swarm.json.loads(_get(self.status_port))["torrents"][0]["info_hash"] != ""
+        except (OSError, ValueError, KeyError, IndexError):
+            return False
+
+    def log(self):
+        try:
+            return (self.dir / "log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop(self.port)
+            self.proc = None
+
+
+def _get(port):
+    with swarm.urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+        return r.read()
+
+
+def prepare_httpd(run_dir):
+    """The document root: one page of PAGE_BYTES."""
+    root = Path(run_dir) / "httpd-root"
+    root.mkdir(exist_ok=True)
+    page = root / "page.bin"
+    page.write_bytes(bytes((i * 7 + 3) % 251 for i in range(PAGE_BYTES)))
+    return root
+
+
+def prepare_hekate(quick):
+    """bench/swarm's torrent, made once and kept (a 64 MiB one for --quick: it is served from
+    the page cache either way, and a 1 GiB one takes a minute to make)."""
+    size = swarm.SMOKE_DATA_SIZE if quick else swarm.DATA_SIZE
+    data_dir = Path("/tmp/cpc-swarm-data-smoke" if quick else "/tmp/cpc-swarm-data")
+    swarm.make_data(data_dir, size)
+    return data_dir
+
+
+def _loadgen(h, port, seconds):
+    return [str(h.args.build_dir / "bench" / "loadgen"), "-k", "-c", str(HTTPD_CONNECTIONS),
+            "-t", str(seconds), "--timeout", "10", "--expect-bytes", str(PAGE_BYTES),
+            f"http://127.0.0.1:{port}/page.bin"]
+
+
+def _kv(text):
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def httpd_point(h, server):
+    """Warm-up, then the measured run of loadgen: {metric: value} or raises RuntimeError."""
+    a = h.args
+    machine.run_client(_loadgen(h, server.port, a.warmup), timeout=a.warmup + 60)
+    cpu0 = cpu_seconds(h.cgroup, server.proc.pid)
+    status, out, err = machine.run_client(_loadgen(h, server.port, a.seconds),
+                                          timeout=a.seconds + 60)
+    cpu1 = cpu_seconds(h.cgroup, server.proc.pid)
+    kv = _kv(out)
+    if "ok" not in kv:
+        raise RuntimeError(f"loadgen gave no report (status {status}): {err.strip()[-200:]}")
+    ok, failed, elapsed = int(kv["ok"]), int(kv["failed"]), float(kv["elapsed_s"])
+    if failed:
+        raise RuntimeError(f"{failed} requests failed")
+    if not ok or cpu1 <= cpu0:
+        raise RuntimeError("no request answered or no server CPU time accounted")
+    return {
+        "requests_per_s": ok / elapsed,
+        "requests_per_cpu_s": ok / (cpu1 - cpu0),
+        "server_cpu_fraction": (cpu1 - cpu0) / elapsed,
+        "client_cpu_fraction": float(kv["cpu_core_fraction"]),
+    }
+
+
+def hekate_point(h, server):
+    a = h.args
+    argv = [str(h.args.build_dir / "bench" / "swarm" / "swarm_sim"), "--torrent",
+            str(next(h.data_dir.glob("*.torrent"))), "--seeder", f"127.0.0.1:{server.port}",
+            "-n", str(HEKATE_PEERS), "-t", str(a.seconds), "--warmup", str(a.warmup), "--ramp",
+            str(min(a.warmup, 2.0)), "--sources", swarm.SOURCES, "--pipeline",
+            str(swarm.PIPELINE)]
+    proc = subprocess.Popen(machine.client_argv(argv), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_client_child)
+    timer = threading.Timer(a.warmup + a.seconds + 60, proc.kill)
+    timer.start()
+    cpu0 = report = None
+    try:
+        for line in proc.stdout:
+            if line.strip() == "measuring" and cpu0 is None:
+                cpu0 = cpu_seconds(h.cgroup, server.proc.pid)
+            elif line.startswith("{"):
+                report = swarm.json.loads(line)
+        cpu1 = cpu_seconds(h.cgroup, server.proc.pid)
+        status = proc.wait()
+        err = proc.stderr.read()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if report is None or cpu0 is None:
+        raise RuntimeError(f"the simulator gave no report (status {status}): "
+                           f"{err.strip()[-200:]}")
+    if report["bad_pieces"]:
+        raise RuntimeError(f"served {report['bad_pieces']} bad pieces")
+    if report["bytes"] == 0 or cpu1 <= cpu0:
+        raise RuntimeError("served nothing in the measured seconds")
+    return {
+        "mb_per_s": report["bytes"] / a.seconds / 1e6,
+        "mb_per_cpu_s": report["bytes"] / (cpu1 - cpu0) / 1e6,
+        "server_cpu_fraction": (cpu1 - cpu0) / a.seconds,
+        "client_cpu_fraction": report["client_cpu_fraction"],
+    }
+
+
+def _client_child():
+    machine.raise_fd_limit()
+    machine.die_with_parent()
+
+
+POINT = {"httpd": httpd_point, "hekate": hekate_point}
+# The figure compared between one loop and two: work per server CPU-second.
+PER_CPU = {"httpd": "requests_per_cpu_s", "hekate": "mb_per_cpu_s"}
+
+
+def point(h, name, loops):
+    """One measured point of httpd or hekate: {metric: value}, or raises RuntimeError."""
+    server = Server(h, name, loops, h.threads_option.get(name, True))
+    try:
+        server.start()
+        out = POINT[name](h, server)
+        if not server.proc.alive():
+            raise RuntimeError("the server died")
+        return out
+    finally:
+        server.stop()
+
+
+def profile(h, name, seconds):
+    """perf record of `name` on two loops under load for `seconds`: (the lock-like symbols
+    with their share of the samples, in percent, largest first, and the samples' count), or
+    (None, why) when perf cannot run."""
+    if shutil.which("perf") is None:
+        return None, "perf not found (bench/many-cores/install-peers installs linux-perf)"
+    server = Server(h, name, 2, h.threads_option.get(name, True))
+    data = Path(server.dir) / "perf.data"
+    load = None
+    try:
+        server.start()
+        if name == "httpd":
+            load = subprocess.Popen(machine.client_argv(_loadgen(h, server.port, seconds + 2)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    preexec_fn=_client_child)
+        else:
+            load = subprocess.Popen(machine.client_argv([
+                str(h.args.build_dir / "bench" / "swarm" / "swarm_sim"), "--torrent",
+                str(next(h.data_dir.glob("*.torrent"))), "--seeder",
+                f"127.0.0.1:{server.port}", "-n", str(HEKATE_PEERS), "-t", str(seconds + 2),
+                "--warmup", "0", "--ramp", "1", "--sources", swarm.SOURCES, "--pipeline",
+                str(swarm.PIPELINE)]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                preexec_fn=_client_child)
+        time.sleep(1.5)
+        rec = subprocess.run(["perf", "record", "-q", "-g", "-o", str(data), "-p",
+                              str(server.proc.pid), "--", "sleep", str(seconds)],
+                             capture_output=True, text=True)
+        if rec.returncode or not data.exists():
+            return None, f"perf record failed: {(rec.stderr or rec.stdout).strip()[-200:]}"
+    finally:
+        if load:
+            load.kill()
+            load.wait()
+        server.stop()
+    rep = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children",
+                          "--sort", "dso,sym", "-g", "none", "--percent-limit", "0.01"],
+                         capture_output=True, text=True)
+    samples = re.search(r"# Samples: (\S+)", rep.stdout)
+    locks = []
+    for line in rep.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*\S)", line)
+        if m and LOCK_SYMBOL.search(m.group(3)):
+            locks.append((float(m.group(1)), m.group(2), m.group(3)))
+    return sorted(locks, reverse=True), samples.group(1) if samples else "?"
