@@ -2,8 +2,9 @@
 """ctest many_cores_smoke: bench/many-cores/run --smoke (sfs_cpc on one loop, on two, and as
 N-copy, a few seconds, no root) writes its CSV, report and plot with numbers for every system
 it ran, right answers and no lost update, and leaves no server behind; an sfs_cpc whose
-requests of a file overlap (--race) fails its 2-loop points for lost updates; and an sfs_cpc
-that fails to start makes the harness fail and say that its report is not a result.
+requests of a file overlap (--race) fails its 2-loop points for lost updates; httpd on one
+loop and on two is measured; and an sfs_cpc that fails to start makes the harness fail and
+say that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
@@ -83,6 +84,22 @@ class SmokeTest(unittest.TestCase):
             png = (results / "many-cores-smoke.png").read_bytes()
             self.assertEqual(png[:8], b"\x89PNG\r\n\x1a\n")
             self.assertIn("![many-cores](many-cores-smoke.png)", report)
+
+    def test_httpd_on_one_and_two_loops(self):
+        results = ARGS.work / "httpd-results"
+        p = run_smoke(ARGS.build_dir, results, "--experiments", "httpd", "--seconds", "1",
+                      "--no-profile")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(machine.processes_naming(ARGS.build_dir / "apps" / "httpd" / "httpd"), [])
+        values = {(r["experiment"], r["system"], r["loops"], r["metric"]): float(r["value"])
+                  for r in read_rows(results)}
+        for loops in ("1", "2"):
+            for metric in ("requests_per_s", "requests_per_cpu_s", "server_cpu_fraction"):
+                self.assertGreater(values.get(("httpd", "httpd", loops, metric), 0), 0,
+                                   (loops, metric, values))
+        self.assertGreater(values[("httpd", "httpd", "2", "per_cpu_ratio")], 0)
+        report = (results / "many-cores-smoke.md").read_text()
+        self.assertRegex(report, r"\*\*(PASS|MISS)\*\*: httpd's requests per server CPU-second")
 
     def test_overlapping_requests_of_a_file_are_caught_as_lost_updates(self):
         real = ARGS.build_dir / "bench" / "many-cores" / "sfs_cpc"
