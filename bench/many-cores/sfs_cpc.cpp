@@ -1,6 +1,7 @@
 // sfs_cpc: the SFS-like server of bench/many-cores on cpc (README.md has the protocol).
 //
-//   sfs_cpc --port P [--bind 127.0.0.1] [--loops N] [--reuseport] [--race]
+//   sfs_cpc --port P [--bind 127.0.0.1] [--loops N] [--steal-min-ready R] [--reuseport]
+//           [--race]
 //
 // A cpc::runtime of N loops (default 1). One thread accepts, on loop 0, and spawns each
 // connection's thread on the loops round robin; a connection's thread stays on its loop and
@@ -9,6 +10,12 @@
 // counter) runs in its file's color, wherever that color runs by then (stealing moves idle
 // colors), and the thread goes back to its loop to write the answer. Two requests of a file
 // never overlap; requests of different files run on every loop.
+//
+// Stealing: a color moves to an idle loop once it has --steal-min-ready runnable threads (1),
+// near or far. The runtime's defaults (2 near, 4 far: without cache information, as in this
+// VM, every other CPU is far) are for short threads; here each runnable thread is a unit of
+// milliseconds, and with 4 only the hot file's color ever qualified, so in the skewed run
+// the hot color moved between the loops while the cold ones stayed where they were placed.
 //
 // N-copy is two of these processes with one loop each, each on its own core, sharing the
 // port with --reuseport. --race runs the unit without its color, for the smoke test that
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
     std::uint16_t port = 0;
     std::string address = "127.0.0.1";
     unsigned loops = 1;
+    unsigned steal_min_ready = 1;
     bool reuseport = false;
     bool race = false;
     app.add_option("-p,--port", port, "TCP port")->required();
@@ -100,11 +108,19 @@ int main(int argc, char** argv) {
     app.add_option("--loops", loops, "loops of the cpc::runtime, one per core")
         ->check(CLI::Range(1u, 1024u))
         ->capture_default_str();
+    app.add_option("--steal-min-ready", steal_min_ready,
+                   "runnable threads a color needs to be stolen, near or far (0: the runtime's "
+                   "defaults)")
+        ->capture_default_str();
     app.add_flag("--reuseport", reuseport, "SO_REUSEPORT, for N-copy");
     app.add_flag("--race", race, "run a request's work outside its file's color (a test)");
     CLI11_PARSE(app, argc, argv);
 
-    cpc::runtime rt{{.threads = loops}};
+    cpc::runtime_options options{.threads = loops};
+    if (steal_min_ready != 0) {
+        options.steal_min_ready = options.steal_far_min_ready = steal_min_ready;
+    }
+    cpc::runtime rt{options};
     service s(rt, race);  // the files are made before the port opens: no request waits
     const int listen_fd = sfs::listen_on(address, port, reuseport);
     rt.spawn_on(rt.at(0), listening(rt, s, listen_fd));
