@@ -14,8 +14,9 @@
 // Stealing: a color moves to an idle loop once it has --steal-min-ready runnable threads (1),
 // near or far. The runtime's defaults (2 near, 4 far: without cache information, as in this
 // VM, every other CPU is far) are for short threads; here each runnable thread is a unit of
-// milliseconds, and with 4 only the hot file's color ever qualified, so in the skewed run
-// the hot color moved between the loops while the cold ones stayed where they were placed.
+// milliseconds, and with 4 only the hot file's color could qualify in the skewed run (16
+// connections: a cold file rarely has 4 requests waiting), so the cold colors stayed where
+// they were placed and only the hot one could move.
 //
 // N-copy is two of these processes with one loop each, each on its own core, sharing the
 // port with --reuseport. --race runs the unit without its color, for the smoke test that
