@@ -87,7 +87,7 @@ class SmokeTest(unittest.TestCase):
 
     def test_httpd_on_one_and_two_loops(self):
         results = ARGS.work / "httpd-results"
-        p = run_smoke(ARGS.build_dir, results, "--experiments", "httpd", "--seconds", "1",
+        p = run_smoke(ARGS.build_dir, results, "--experiments", "httpd", "--seconds", "0.5",
                       "--no-profile")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(machine.processes_naming(ARGS.build_dir / "apps" / "httpd" / "httpd"), [])
@@ -105,7 +105,7 @@ class SmokeTest(unittest.TestCase):
         real = ARGS.build_dir / "bench" / "many-cores" / "sfs_cpc"
         fake = fake_build("racy-build", f'#!/bin/sh\nexec "{real}" "$@" --race\n')
         results = ARGS.work / "racy-results"
-        p = run_smoke(fake, results, "--systems", "cpc", "--seconds", "1")
+        p = run_smoke(fake, results, "--systems", "cpc", "--seconds", "0.5")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         report = (results / "many-cores-smoke.md").read_text()
         # One loop runs one request at a time: no overlap, no loss. Two loops race.
