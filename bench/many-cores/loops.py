@@ -128,11 +128,12 @@ def prepare_httpd(run_dir):
     return root
 
 
-def prepare_hekate(quick):
-    """bench/swarm's torrent, made once and kept (a 64 MiB one for --quick: it is served from
-    the page cache either way, and a 1 GiB one takes a minute to make)."""
-    size = swarm.SMOKE_DATA_SIZE if quick else swarm.DATA_SIZE
-    data_dir = Path("/tmp/cpc-swarm-data-smoke" if quick else "/tmp/cpc-swarm-data")
+def prepare_hekate(small):
+    """bench/swarm's torrent, made once and kept (a 64 MiB one if small, for --quick and
+    --smoke: it is served from the page cache either way, and a 1 GiB one takes a minute to
+    make)."""
+    size = swarm.SMOKE_DATA_SIZE if small else swarm.DATA_SIZE
+    data_dir = Path("/tmp/cpc-swarm-data-smoke" if small else "/tmp/cpc-swarm-data")
     swarm.make_data(data_dir, size)
     return data_dir
 
