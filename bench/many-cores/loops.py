@@ -12,9 +12,12 @@ The server runs on CPU 0 with one loop, on CPUs 0 and 1 with two; the client sha
 Each point starts its server afresh and reads its CPU time (the harness's cgroup, or
 /proc/PID/stat without root) at the edges of the measured window.
 
-profile(): perf record of a 2-loop server under load, and the share of its samples in
-symbols of locks and futexes, to show that no global lock is on the path.
+profile(): perf record of a 2-loop server under load, the share of its samples in symbols of
+locks and futexes, and where the server called them from, to show that no global lock is on
+the path.
 """
+import collections
+import dataclasses
 import importlib.machinery
 import importlib.util
 import re
@@ -236,12 +239,21 @@ def point(h, name, loops):
         server.stop()
 
 
+@dataclasses.dataclass
+class Profile:
+    locks: list = None  # [(percent, dso, symbol)], largest first; None: not profiled
+    samples: str = ""  # perf's count of samples ("8K")
+    callers: list = dataclasses.field(default_factory=list)  # [(percent, symbol, caller)]
+    why: str = ""  # why not profiled
+
+
 def profile(h, name, seconds):
-    """perf record of `name` on two loops under load for `seconds`: (the lock-like symbols
-    with their share of the samples, in percent, largest first, and the samples' count), or
-    (None, why) when perf cannot run."""
+    """perf record of `name` on two loops under load for `seconds`, with DWARF call chains
+    (the Release build has no frame pointers): the lock-like symbols with their share of the
+    samples, and for the samples in them, the first function of the server's own binary up
+    the chain (which lock it is)."""
     if shutil.which("perf") is None:
-        return None, "perf not found (bench/many-cores/install-peers installs linux-perf)"
+        return Profile(why="perf not found (bench/many-cores/install-peers installs linux-perf)")
     server = Server(h, name, 2, h.threads_option.get(name, True))
     data = Path(server.dir) / "perf.data"
     load = None
@@ -260,11 +272,11 @@ def profile(h, name, seconds):
                 str(swarm.PIPELINE)]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 preexec_fn=_client_child)
         time.sleep(1.5)
-        rec = subprocess.run(["perf", "record", "-q", "-g", "-o", str(data), "-p",
-                              str(server.proc.pid), "--", "sleep", str(seconds)],
-                             capture_output=True, text=True)
+        rec = subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf,8192", "-o",
+                              str(data), "-p", str(server.proc.pid), "--", "sleep",
+                              str(seconds)], capture_output=True, text=True)
         if rec.returncode or not data.exists():
-            return None, f"perf record failed: {(rec.stderr or rec.stdout).strip()[-200:]}"
+            return Profile(why=f"perf record failed: {(rec.stderr or rec.stdout).strip()[-200:]}")
     finally:
         if load:
             load.kill()
@@ -279,4 +291,26 @@ def profile(h, name, seconds):
         m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+\[.\]\s+(.*\S)", line)
         if m and LOCK_SYMBOL.search(m.group(3)):
             locks.append((float(m.group(1)), m.group(2), m.group(3)))
-    return sorted(locks, reverse=True), samples.group(1) if samples else "?"
+    return Profile(sorted(locks, reverse=True), samples.group(1) if samples else "?",
+                   _lock_callers(data, Path(server.argv[0]).resolve()))
+
+
+def _lock_callers(data, binary):
+    """[(percent of all samples, lock symbol, the first function of `binary` below it)] from
+    perf script's call chains, largest first."""
+    out = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym,dso"],
+                         capture_output=True, text=True).stdout
+    frame = re.compile(r"\s*[0-9a-f]+ (.*) \((.*)\)$")
+    counts, total = collections.Counter(), 0
+    for block in out.split("\n\n"):
+        frames = [m.groups() for m in map(frame.match, block.strip().splitlines()) if m]
+        if not frames:
+            continue
+        total += 1
+        leaf = frames[0][0]
+        if not LOCK_SYMBOL.search(leaf):
+            continue
+        caller = next((sym for sym, dso in frames if Path(dso) == binary
+                       and not LOCK_SYMBOL.search(sym)), "(not in the server's code)")
+        counts[(leaf, caller)] += 1
+    return [(100 * n / total, leaf, caller) for (leaf, caller), n in counts.most_common(8)]
