@@ -20,12 +20,14 @@ import collections
 import dataclasses
 import importlib.machinery
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import machine  # bench/are-events-fast/machine.py, on the path of the harness
@@ -101,7 +103,7 @@ class Server:
         if self.name == "httpd":
             return "httpd listening on" in self.log()
         try:
-            return swarm.json.loads(_get(self.status_port))["torrents"][0]["info_hash"] != ""
+            return json.loads(_get(self.status_port))["torrents"][0]["info_hash"] != ""
         except (OSError, ValueError, KeyError, IndexError):
             return False
 
@@ -118,7 +120,7 @@ class Server:
 
 
 def _get(port):
-    with swarm.urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
         return r.read()
 
 
@@ -192,7 +194,7 @@ def hekate_point(h, server):
             if line.strip() == "measuring" and cpu0 is None:
                 cpu0 = cpu_seconds(h.cgroup, server.proc.pid)
             elif line.startswith("{"):
-                report = swarm.json.loads(line)
+                report = json.loads(line)
         cpu1 = cpu_seconds(h.cgroup, server.proc.pid)
         status = proc.wait()
         err = proc.stderr.read()
