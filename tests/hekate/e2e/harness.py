@@ -2,6 +2,9 @@
 
 Hekate listens on 127.0.0.2 and clients run on 127.0.0.1 (rtorrent keeps one peer per
 address, ctorrent refuses peers from its own address). Every wait is bounded.
+
+Hekate runs with --threads $HEKATE_TEST_THREADS (default 1: one loop) unless a test gives
+--threads itself: ctest runs every test on one loop and again on two (the _2loops tests).
 """
 import filecmp
 import hashlib
@@ -99,6 +102,8 @@ class Hekate:
         self.log_path = log_path or os.path.join(str(directories[0]), "hekate.log")
         self.log = open(self.log_path, "w")
         where = ["--bind", bind] if bind else []
+        if "--threads" not in args:
+            where += ["--threads", os.environ.get("HEKATE_TEST_THREADS", "1")]
         cmd = [binary, *where, "-p", str(self.port), *args, *map(str, directories)]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, **(popen_kwargs or {}))
         if not wait_until(lambda: "startup:" in self.output() or self.proc.poll() is not None, 20):
