@@ -125,8 +125,7 @@ server::server(server_config config, cpc::runtime& rt, cpc::color& control)
     }
 }
 
-server::server(server_config config, cpc::scheduler& control,
-               const std::vector<cpc::loop*>& loops)
+server::server(server_config config, cpc::scheduler& control, const std::vector<cpc::loop*>& loops)
     : config_(std::move(config)),
       control_(control),
       control_loop_(loops.front()),

@@ -27,10 +27,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -189,8 +189,7 @@ class server {
     enum class decision { unchoke, choke, drop, kill };
     void deliver(peer_key key, decision d);
     static void apply(peer_connection& p, decision d);
-    static cpc::task<void> apply_on_loop(server* self, peer_loop* home, peer_key key,
-                                         decision d);
+    static cpc::task<void> apply_on_loop(server* self, peer_loop* home, peer_key key, decision d);
     void choke_applied();
     cpc::task<void> verify_then_serve(torrent_entry entry);
     cpc::task<void> announce(std::shared_ptr<served_torrent> t);
@@ -226,7 +225,7 @@ class server {
     server_totals totals_;
     std::atomic<std::size_t> told_unchoked_{0};
     std::atomic<std::size_t> told_unchoked_peak_{0};
-    std::size_t chokes_in_flight_ = 0;        // CHOKEs and drops sent to other loops
+    std::size_t chokes_in_flight_ = 0;         // CHOKEs and drops sent to other loops
     std::vector<peer_key> deferred_unchokes_;  // until those are applied
     bool stopping_ = false;
     bool rescan_requested_ = false;

@@ -46,7 +46,8 @@ std::string server::status_json() const {
     // the most of them at once so far: neither ever exceeds the limit (max_unchoked).
     std::string out = fmt::format(
         "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{},\"told_unchoked\":{},"
-        "\"told_unchoked_peak\":{},\"max_unchoked\":{}}},\"uploaded\":{},\"upload_rate\":{:.0f},\"accepted\":{},\"dialled\":{},"
+        "\"told_unchoked_peak\":{},\"max_unchoked\":{}}},\"uploaded\":{},\"upload_rate\":{:.0f},"
+        "\"accepted\":{},\"dialled\":{},"
         "\"protocol_errors\":{},\"handshake_failures\":{{\"server_full\":{},\"timed_out\":{},"
         "\"cut\":{},\"not_handshake\":{},\"unknown_info_hash\":{}}},\"mapped_files\":{},"
         "\"loops\":[",
@@ -84,8 +85,8 @@ std::string server::status_json() const {
 
 void server::print_statistics() {
     log(log_level::info, "{} peers ({} unchoked, {} waiting), sent {} ({}/s)", choker_.connected(),
-        choker_.unchoked(), choker_.waiting(), human_bytes(static_cast<double>(totals_.uploaded.load())),
-        human_bytes(totals_.rate));
+        choker_.unchoked(), choker_.waiting(),
+        human_bytes(static_cast<double>(totals_.uploaded.load())), human_bytes(totals_.rate));
     for (const auto& [key, t] : torrents_) {
         if (t->tracker_client) {
             const std::string& error = t->tracker_client->status().last_error;
