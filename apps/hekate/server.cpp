@@ -555,10 +555,10 @@ void server::rechoke() {
         deliver(k, decision::drop);
     }
     for (peer_key k : d.unchoke) {
-        if (chokes_in_flight_ > 0) {
-            deferred_unchokes_.push_back(k);
-        } else {
+        if (chokes_in_flight_.empty()) {
             deliver(k, decision::unchoke);
+        } else {
+            deferred_unchokes_[k] = next_choke_;
         }
     }
 }
@@ -571,8 +571,12 @@ void server::deliver(peer_key key, decision d) {
         apply(p, d);
         return;
     }
-    if (d == decision::choke || d == decision::drop) ++chokes_in_flight_;
-    cpc::spawn(*p.home().loop, apply_on_loop(this, &p.home(), key, d));
+    std::uint64_t choke = 0;
+    if (d == decision::choke || d == decision::drop) {
+        choke = next_choke_++;
+        chokes_in_flight_.insert(choke);
+    }
+    cpc::spawn(*p.home().loop, apply_on_loop(this, &p.home(), key, d, choke));
 }
 
 void server::apply(peer_connection& p, decision d) {
@@ -590,22 +594,32 @@ void server::apply(peer_connection& p, decision d) {
     }
 }
 
-cpc::task<void> server::apply_on_loop(server* self, peer_loop* home, peer_key key, decision d) {
+cpc::task<void> server::apply_on_loop(server* self, peer_loop* home, peer_key key, decision d,
+                                      std::uint64_t choke) {
     // Gone already (its session is on its way back to the control color): nothing to do,
     // and nothing it was told is still in force.
     if (auto it = home->peers.find(key); it != home->peers.end()) apply(*it->second, d);
     if (d == decision::choke || d == decision::drop) {
         co_await cpc::attach(self->control_);
-        self->choke_applied();
+        self->choke_applied(choke);
     }
 }
 
-void server::choke_applied() {
-    if (--chokes_in_flight_ != 0) return;
-    std::vector<peer_key> keys;
-    keys.swap(deferred_unchokes_);
-    for (peer_key k : keys) {
-        // Still unchoked in the choker's view (and not already told: unchoke() is a no-op).
+void server::choke_applied(std::uint64_t choke) {
+    chokes_in_flight_.erase(choke);
+    const std::uint64_t oldest =
+        chokes_in_flight_.empty() ? next_choke_ : *chokes_in_flight_.begin();
+    std::vector<peer_key> ready;
+    for (auto it = deferred_unchokes_.begin(); it != deferred_unchokes_.end();) {
+        if (it->second <= oldest) {
+            ready.push_back(it->first);
+            it = deferred_unchokes_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (peer_key k : ready) {
+        // Still unchoked in the choker's view (told already or not: unchoke() is a no-op).
         if (choker_.is_unchoked(k)) deliver(k, decision::unchoke);
     }
 }

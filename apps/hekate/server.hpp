@@ -34,7 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -189,8 +189,10 @@ class server {
     enum class decision { unchoke, choke, drop, kill };
     void deliver(peer_key key, decision d);
     static void apply(peer_connection& p, decision d);
-    static cpc::task<void> apply_on_loop(server* self, peer_loop* home, peer_key key, decision d);
-    void choke_applied();
+    // `choke` numbers a CHOKE or drop, acknowledged by choke_applied once done.
+    static cpc::task<void> apply_on_loop(server* self, peer_loop* home, peer_key key, decision d,
+                                         std::uint64_t choke);
+    void choke_applied(std::uint64_t choke);
     cpc::task<void> verify_then_serve(torrent_entry entry);
     cpc::task<void> announce(std::shared_ptr<served_torrent> t);
     cpc::task<void> tick_loop();
@@ -225,8 +227,12 @@ class server {
     server_totals totals_;
     std::atomic<std::size_t> told_unchoked_{0};
     std::atomic<std::size_t> told_unchoked_peak_{0};
-    std::size_t chokes_in_flight_ = 0;         // CHOKEs and drops sent to other loops
-    std::vector<peer_key> deferred_unchokes_;  // until those are applied
+    // CHOKEs and drops sent to other loops and not applied yet, by number; an UNCHOKE decided
+    // meanwhile waits until those numbered below its own mark are applied.
+    std::uint64_t next_choke_ = 0;
+    std::set<std::uint64_t> chokes_in_flight_;
+    // Peer -> its mark: next_choke_ when its latest UNCHOKE was decided.
+    std::unordered_map<peer_key, std::uint64_t> deferred_unchokes_;
     bool stopping_ = false;
     bool rescan_requested_ = false;
     cpc::condvar stop_;       // interrupts every long wait of the server's own threads

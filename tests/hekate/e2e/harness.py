@@ -20,15 +20,23 @@ HEKATE_ADDRESS = "127.0.0.2"
 CLIENT_ADDRESS = "127.0.0.1"
 
 
+_ports_given = set()
+
+
 def free_port(address=CLIENT_ADDRESS):
-    """A TCP port free on `address` now (and its UDP twin, for clients that want both)."""
+    """A TCP port free on `address` now (and its UDP twin, for clients that want both), and
+    never one this process was given before: the kernel may hand out a port again once its
+    probe socket is closed, and two of a test's ports (hekate's and its --status) must differ."""
     while True:
         with socket.socket() as s:
             s.bind((address, 0))
             port = s.getsockname()[1]
+        if port in _ports_given:
+            continue
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.bind((address, port))
+            _ports_given.add(port)
             return port
         except OSError:
             continue
