@@ -4,8 +4,9 @@
 // peer's state; the writer sleeps on a condition variable and sends what the reader (or the
 // choker, through the server) queued: control messages first, then requested blocks. They
 // share the queues without locks because both run uncolored on the peer's loop (home()),
-// and every method is called on that loop. Every read is guarded by the idle timeout and
-// every write by the write timeout.
+// and every method is called on that loop (but the accessors of what never changes: key,
+// remote, torrent, home; complete and uploaded are read once run() has returned). Every read
+// is guarded by the idle timeout and every write by the write timeout.
 //
 // The choker belongs to the server's control color (server.hpp). On the control color's
 // loop the peer tells it of its events at once, as on one loop. On another loop it notes
