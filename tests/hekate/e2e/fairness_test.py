@@ -1,5 +1,5 @@
 """The fairness is global whatever the number of loops: four real leechers (aria2c, dialled
-with --peer) share -N 2 slots of 64 KiB turns under an upload limit, so that they all want
+with --peer) share -N 2 slots of 32 KiB turns under an upload limit, so that they all want
 data at once for several seconds. Hekate runs with --threads $HEKATE_TEST_THREADS (the
 _2loops test: two loops, the peers spread over both).
 
@@ -29,7 +29,7 @@ def body(s):
     peers = []
     for p in ports:
         peers += ["--peer", "%s:%d" % (harness.CLIENT_ADDRESS, p)]
-    hekate = s.start_hekate(["-t", "-N", str(SLOTS), "-C", "64K", "--upload-limit", "512K",
+    hekate = s.start_hekate(["-t", "-N", str(SLOTS), "-C", "32K", "--upload-limit", "512K",
                              "--status", str(status_port), *peers], debug=3)
 
     def status():
