@@ -103,6 +103,13 @@ bool choker::is_unchoked(peer_key key) const {
     return it != peers_.end() && is_unchoked(it->second);
 }
 
+std::uint64_t choker::credit_left(peer_key key) const {
+    auto it = peers_.find(key);
+    if (it == peers_.end() || it->second.where != place::turn) return 0;
+    if (config_.credit == 0) return std::numeric_limits<std::uint64_t>::max();
+    return config_.credit - it->second.spent;
+}
+
 void choker::unchoke(peer* p, std::int64_t now, decisions& d) {
     waiting_.erase(p);
     p->where = place::turn;

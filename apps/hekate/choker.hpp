@@ -38,6 +38,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -107,6 +108,10 @@ class choker {
     // The choker's view: true from the update that unchoked the peer until it is choked
     // (by not_interested, remove, or an update).
     bool is_unchoked(peer_key key) const;
+    // Bytes the peer may still be sent before its turn's credit is reached: 0 unless its turn
+    // runs, the largest value when the credit is disabled. A peer that counts its bytes on
+    // another loop reports them (sent) once they reach this, so that the turn ends exactly.
+    std::uint64_t credit_left(peer_key key) const;
 
     std::size_t connected() const noexcept { return peers_.size(); }
     std::size_t unchoked() const noexcept { return turn_.size() + ended_.size(); }

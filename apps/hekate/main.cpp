@@ -1,4 +1,8 @@
 // hekate [options] DIR...: seeds every torrent found in the directories.
+//
+// --threads N runs N event loops (a cpc::runtime; default: every CPU the process may run
+// on): the peers are spread over them and the server's tables live in one color on the first
+// loop (server.hpp). --threads 1 is the single loop of before: cpc::main_loop.
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
@@ -6,10 +10,13 @@
 #include <cstdint>
 #include <string>
 
+#include "cpc/color.hpp"
 #include "cpc/condvar.hpp"
 #include "cpc/loop.hpp"
+#include "cpc/runtime.hpp"
 #include "cpc/signal_watch.hpp"
 #include "cpc/spawn.hpp"
+#include "cpc/topology.hpp"
 #include "log.hpp"
 #include "server.hpp"
 
@@ -82,6 +89,7 @@ int main(int argc, char** argv) {
     int level = 1;
     std::size_t max_peers = 0;
     bool no_trackers = false, only4 = false, only6 = false;
+    unsigned threads = 0;
     std::uint16_t tracker_port = 0, status_port = 0;
     app.add_option("DIR", dirs, "directories to scan for .torrent files (data next to them)")
         ->required();
@@ -108,6 +116,7 @@ int main(int argc, char** argv) {
     app.add_option("--status", status_port, "serve statistics as JSON over HTTP on this port");
     app.add_option("--stats-interval", config.stats_interval, "seconds between statistics at -d 1")
         ->capture_default_str();
+    app.add_option("--threads", threads, "event loops, one per core (default: every CPU)");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -149,12 +158,24 @@ int main(int argc, char** argv) {
 
     // Before any other kernel thread exists, so that every thread inherits the mask.
     cpc::signal_watch signals({SIGINT, SIGTERM, SIGHUP});
-    hekate::server srv(std::move(config));
+    if (threads == 0) threads = static_cast<unsigned>(cpc::topology::detect().size());
     int status = 1;
     bool ended = false;
     cpc::condvar done;
-    cpc::spawn(run_server(srv, status, done, ended));
-    cpc::spawn(watch_signals(signals, srv, done, ended));
-    cpc::main_loop();
+    if (threads <= 1) {
+        hekate::server srv(std::move(config));
+        cpc::spawn(run_server(srv, status, done, ended));
+        cpc::spawn(watch_signals(signals, srv, done, ended));
+        cpc::main_loop();
+        return status;
+    }
+    // No stealing: the control color stays on loop 0 (server.hpp relies on it), and peers
+    // are uncolored, so nothing else could move anyway.
+    cpc::runtime rt{{.threads = threads, .steal = false}};
+    cpc::color control(rt.at(0));
+    hekate::server srv(std::move(config), rt, control);
+    rt.spawn(run_server(srv, status, done, ended), control);
+    rt.spawn(watch_signals(signals, srv, done, ended), control);
+    rt.run();
     return status;
 }

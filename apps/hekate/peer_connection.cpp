@@ -27,8 +27,9 @@ std::int64_t loop_now() {
 
 peer_connection::peer_connection(server& srv, int fd, endpoint remote,
                                  std::shared_ptr<served_torrent> t, const wire::handshake& theirs,
-                                 peer_key key)
+                                 peer_key key, peer_loop& home)
     : server_(srv),
+      home_(home),
       fd_(fd),
       remote_(remote),
       torrent_(std::move(t)),
@@ -45,6 +46,7 @@ void peer_connection::queue_message(std::string_view bytes) {
 void peer_connection::unchoke() {
     if (unchoked_ || closing_) return;
     unchoked_ = true;
+    server_.count_told_unchoked(+1);
     requests_while_choked_ = 0;
     std::string m;
     wire::append_simple(m, wire::message_id::unchoke);
@@ -55,6 +57,10 @@ void peer_connection::unchoke() {
 void peer_connection::choke() {
     if (!unchoked_ || closing_) return;
     unchoked_ = false;
+    server_.count_told_unchoked(-1);
+    // Bytes of this turn not reported yet no longer matter to the choker.
+    unreported_sent_ = 0;
+    credit_left_ = 0;
     std::string m;
     wire::append_simple(m, wire::message_id::choke);
     // BEP 6: a fast peer learns which of its requests will not be served; without the
@@ -69,6 +75,11 @@ void peer_connection::choke() {
 void peer_connection::kill() noexcept {
     if (closing_) return;
     closing_ = true;
+    if (unchoked_) {
+        // It will send nothing more: its slot is free on this side too.
+        unchoked_ = false;
+        server_.count_told_unchoked(-1);
+    }
     interrupt_.signal_all();
     writer_wake_.signal_all();
 }
@@ -121,7 +132,7 @@ cpc::task<void> peer_connection::run() {
     last_sent_ns_ = loop_now();
     cpc::spawn(write_loop());
 
-    std::span<char> scratch = server_.scratch();
+    std::span<char> scratch = home_.scratch;
     while (!closing_) {
         auto r = co_await cpc::with_timeout(
             server_.config().idle_timeout,
@@ -145,6 +156,7 @@ cpc::task<void> peer_connection::run() {
             server_.count_protocol_error();
             break;
         }
+        if (report_due()) co_await report_events();
     }
     kill();
     while (!writer_done_)
@@ -190,12 +202,10 @@ bool peer_connection::handle(std::uint8_t id, std::string_view payload) {
         case message_id::piece:  // a seeder asked for nothing; unsolicited data is dropped
             return true;
         case message_id::interested:
-            server_.fairness().interested(key_, now);
-            server_.rechoke();
+            note_interest(true, now);
             return true;
         case message_id::not_interested:
-            server_.fairness().not_interested(key_, now);
-            server_.rechoke();
+            note_interest(false, now);
             return true;
         case message_id::have: {
             auto index = wire::parse_have(payload);
@@ -253,7 +263,7 @@ bool peer_connection::handle_request(std::string_view payload) {
             remote_.to_string(), requests_.bound());
         return false;
     }
-    server_.fairness().requested(key_, loop_now());
+    note_request(loop_now());
     writer_wake_.signal();
     return true;
 }
@@ -357,9 +367,8 @@ cpc::task<bool> peer_connection::send_blocks() {
     std::vector<outgoing> batch;
     std::uint64_t bytes = 0;
     // Under an upload limit, a batch is no larger than the limiter's burst.
-    token_bucket* limiter = server_.upload_limiter();
-    const std::uint64_t max_bytes =
-        limiter ? std::max<std::uint64_t>(limiter->burst(), 1) : max_batch_bytes;
+    const std::uint64_t burst = server_.upload_burst();
+    const std::uint64_t max_bytes = burst != 0 ? burst : max_batch_bytes;
     while (!requests_.empty() && batch.size() < max_batch_blocks && bytes < max_bytes) {
         wire::block_request r = requests_.pop();
         try {
@@ -393,12 +402,9 @@ cpc::task<bool> peer_connection::send_blocks() {
             }
         }
     }
-    if (limiter) {
-        std::int64_t wait = limiter->reserve(bytes, loop_now());
-        if (wait > 0) {
-            bool slept = co_await cpc::sleep(std::chrono::nanoseconds(wait), &interrupt_);
-            if (!slept) co_return false;
-        }
+    if (std::int64_t wait = server_.reserve_upload(bytes, loop_now()); wait > 0) {
+        bool slept = co_await cpc::sleep(std::chrono::nanoseconds(wait), &interrupt_);
+        if (!slept) co_return false;
     }
     if (closing_) co_return false;
     // A CHOKE queued while this thread waited discarded the queue; these blocks go with it.
@@ -429,8 +435,73 @@ cpc::task<bool> peer_connection::send_blocks() {
     if (!ok) co_return false;
     last_sent_ns_ = loop_now();
     uploaded_ += bytes;
-    server_.count_sent(*torrent_, key_, bytes);
+    server_.count_sent(*torrent_, bytes);
+    if (server_.in_control()) {
+        server_.fairness().sent(key_, bytes);
+    } else {
+        unreported_sent_ += bytes;
+        if (unreported_sent_ >= credit_left_) co_await report_sent();
+    }
     co_return true;
+}
+
+void peer_connection::note_interest(bool interested, std::int64_t now) {
+    if (!server_.in_control()) {
+        interest_changes_.push_back({interested, now});
+        return;
+    }
+    if (interested) {
+        server_.fairness().interested(key_, now);
+    } else {
+        server_.fairness().not_interested(key_, now);
+    }
+    server_.rechoke();
+}
+
+void peer_connection::note_request(std::int64_t now) {
+    if (server_.in_control()) {
+        server_.fairness().requested(key_, now);
+        return;
+    }
+    request_unreported_ = true;
+    last_request_ns_ = now;
+}
+
+bool peer_connection::report_due() const noexcept {
+    constexpr std::int64_t request_report_interval = 1'000'000'000;  // the idle rule's grain
+    return !interest_changes_.empty() ||
+           (request_unreported_ && loop_now() - request_reported_ns_ >= request_report_interval);
+}
+
+cpc::task<void> peer_connection::report_events() {
+    std::vector<interest_change> changes;
+    changes.swap(interest_changes_);
+    const bool request = std::exchange(request_unreported_, false);
+    if (request) request_reported_ns_ = loop_now();
+    const std::int64_t last_request = last_request_ns_;
+    cpc::scheduler& here = co_await cpc::attach(server_.control());
+    choker& fairness = server_.fairness();
+    if (request) fairness.requested(key_, last_request);
+    for (const interest_change& c : changes) {
+        if (c.interested) {
+            fairness.interested(key_, c.at);
+        } else {
+            fairness.not_interested(key_, c.at);
+        }
+    }
+    if (!changes.empty()) server_.rechoke();
+    co_await cpc::attach(here);
+}
+
+cpc::task<void> peer_connection::report_sent() {
+    const std::uint64_t bytes = std::exchange(unreported_sent_, 0);
+    cpc::scheduler& here = co_await cpc::attach(server_.control());
+    server_.fairness().sent(key_, bytes);
+    // Never more than what is left: only this peer's reports spend it, and a new turn (after
+    // a CHOKE, or a refill) starts with the whole credit.
+    const std::uint64_t left = server_.fairness().credit_left(key_);
+    co_await cpc::attach(here);
+    credit_left_ = left;
 }
 
 }  // namespace hekate

@@ -3,8 +3,16 @@
 // The reader (the thread that calls run()) reads and validates messages and keeps the
 // peer's state; the writer sleeps on a condition variable and sends what the reader (or the
 // choker, through the server) queued: control messages first, then requested blocks. They
-// share the queues without locks because both run on the server's loop. Every read is
-// guarded by the idle timeout and every write by the write timeout.
+// share the queues without locks because both run uncolored on the peer's loop (home()),
+// and every method is called on that loop (but the accessors of what never changes: key,
+// remote, torrent, home; complete and uploaded are read once run() has returned). Every read
+// is guarded by the idle timeout and every write by the write timeout.
+//
+// The choker belongs to the server's control color (server.hpp). On the control color's
+// loop the peer tells it of its events at once, as on one loop. On another loop it notes
+// them and hops into the color: after each read that changed its interest, at most once a
+// second for its requests, and for its sent bytes once they reach what is left of its
+// turn's credit (what the choker said at the previous report, never more than is left).
 //
 // A protocol violation (oversized or unknown message, a bad request, a request flood) ends
 // this connection only. kill() ends it from outside (choker drop, rescan, shutdown). run()
@@ -14,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "choker.hpp"
 #include "cpc/condvar.hpp"
@@ -26,11 +35,12 @@
 namespace hekate {
 
 class server;
+struct peer_loop;
 
 class peer_connection {
   public:
     peer_connection(server& srv, int fd, endpoint remote, std::shared_ptr<served_torrent> t,
-                    const wire::handshake& theirs, peer_key key);
+                    const wire::handshake& theirs, peer_key key, peer_loop& home);
     peer_connection(const peer_connection&) = delete;
     peer_connection& operator=(const peer_connection&) = delete;
 
@@ -45,6 +55,7 @@ class peer_connection {
     void kill() noexcept;
 
     peer_key key() const noexcept { return key_; }
+    peer_loop& home() const noexcept { return home_; }
     const endpoint& remote() const noexcept { return remote_; }
     served_torrent& torrent() noexcept { return *torrent_; }
     // The peer said it has every piece (the connection then closes) or wants nothing more:
@@ -70,8 +81,15 @@ class peer_connection {
     void reject(const wire::block_request& r);
     void note_pieces(std::uint64_t count);
     void has_everything();
+    // The choker's events, told at once or noted for the next report.
+    void note_interest(bool interested, std::int64_t now);
+    void note_request(std::int64_t now);
+    bool report_due() const noexcept;
+    cpc::task<void> report_events();
+    cpc::task<void> report_sent();
 
     server& server_;
+    peer_loop& home_;
     int fd_;
     endpoint remote_;
     std::shared_ptr<served_torrent> torrent_;
@@ -87,6 +105,17 @@ class peer_connection {
     std::uint64_t pieces_announced_ = 0;  // HAVEs and bitfield bits, to notice completion
     std::uint64_t uploaded_ = 0;
     std::int64_t last_sent_ns_ = 0;
+    // Not told to the choker yet (only away from the control color's loop).
+    struct interest_change {
+        bool interested;
+        std::int64_t at;
+    };
+    std::vector<interest_change> interest_changes_;
+    bool request_unreported_ = false;
+    std::int64_t last_request_ns_ = 0;
+    std::int64_t request_reported_ns_ = 0;
+    std::uint64_t unreported_sent_ = 0;
+    std::uint64_t credit_left_ = 0;  // at the last report; 0: report the next batch
     wire::message_reader reader_;
     std::string outbox_;  // control messages for the writer
     request_queue requests_;

@@ -2,9 +2,11 @@
 //
 // Shared (std::shared_ptr) between the server's table and the peers connected for it, so
 // that a torrent dropped by a rescan stays valid until its last peer has left. It does not
-// move once made: its storage refers to its metainfo.
+// move once made: its storage refers to its metainfo. Peers on any loop read its entry and
+// storage (immutable) and add to counters.uploaded; everything else is the control color's.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,11 +19,13 @@
 
 namespace hekate {
 
+// `uploaded` is counted by the peers on their loops (an atomic); the rest belongs to the
+// server's control color.
 struct torrent_counters {
-    std::uint64_t uploaded = 0;     // payload bytes sent (PIECE data)
-    std::uint64_t last_sample = 0;  // `uploaded` at the previous statistics tick
-    double rate = 0;                // bytes per second over the last tick
-    std::size_t peers = 0;          // connections past the handshake
+    std::atomic<std::uint64_t> uploaded{0};  // payload bytes sent (PIECE data)
+    std::uint64_t last_sample = 0;           // `uploaded` at the previous statistics tick
+    double rate = 0;                         // bytes per second over the last tick
+    std::size_t peers = 0;                   // connections past the handshake
 };
 
 class served_torrent {

@@ -7,12 +7,15 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <system_error>
 
 #include "builtin_tracker.hpp"
+#include "cpc/attach.hpp"
 #include "cpc/io.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/sleep.hpp"
+#include "cpc/spawn.hpp"
 #include "cpc/with_timeout.hpp"
 #include "log.hpp"
 #include "peer_connection.hpp"
@@ -113,10 +116,23 @@ cpc::task<handshake_read> read_handshake_bytes(int fd, char* buf, std::size_t fr
 }  // namespace
 
 server::server(server_config config)
+    : server(std::move(config), cpc::default_loop(), {&cpc::default_loop()}) {}
+
+server::server(server_config config, cpc::runtime& rt, cpc::color& control)
+    : server(std::move(config), control, rt.loops()) {
+    if (&control.owner() != &rt.at(0)) {
+        throw std::invalid_argument("hekate: the control color must live on the first loop");
+    }
+}
+
+server::server(server_config config, cpc::scheduler& control, const std::vector<cpc::loop*>& loops)
     : config_(std::move(config)),
+      control_(control),
+      control_loop_(loops.front()),
       own_id_(make_peer_id()),
-      choker_(config_.choking),
-      scratch_(256 * 1024) {
+      choker_(config_.choking) {
+    for (cpc::loop* l : loops)
+        loops_.push_back(std::make_unique<peer_loop>(*l));
     if (config_.upload_limit != 0) {
         // A tenth of a second's worth, at least one block, lets an idle link start at once
         // without exceeding the rate over any second.
@@ -244,7 +260,7 @@ void server::remove_torrent(const info_hash& h) {
     t->removed = true;
     t->stop_announcing.signal_all();
     for (auto& [key, p] : peers_) {
-        if (&p->torrent() == t.get()) p->kill();
+        if (&p->torrent() == t.get()) deliver(key, decision::kill);
     }
     log(log_level::info, "dropped {}", t->meta().name);
 }
@@ -262,7 +278,7 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
     t->tracker_client = std::make_unique<announcer>(
         t->meta(), id,
         [raw] {
-            return transfer_totals{raw->counters.uploaded, 0, 0};
+            return transfer_totals{raw->counters.uploaded.load(), 0, 0};
         },
         [this, weak](const std::vector<endpoint>& peers) {
             if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
@@ -322,8 +338,14 @@ cpc::task<void> server::dial(dial_target target, int attempts) {
 
 cpc::task<bool> server::dial_once(const dial_target& target) {
     const endpoint& to = target.address;
+    // The connection and the handshake happen on the peer's loop, where its socket lives.
+    peer_loop& home = place_peer();
+    cpc::scheduler& control = co_await cpc::attach(*home.loop);
     int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) co_return false;
+    if (fd < 0) {
+        co_await cpc::attach(control);
+        co_return false;
+    }
     // Outgoing connections leave from --bind's address, so that a client that keeps one
     // peer per address (rtorrent) sees hekate where it listens.
     if (config_.bind && config_.bind->family() == to.family()) {
@@ -332,33 +354,36 @@ cpc::task<bool> server::dial_once(const dial_target& target) {
     }
     auto connected = co_await cpc::with_timeout(std::chrono::seconds(10),
                                                 cpc::connect(fd, to.address(), to.length, &stop_));
+    std::optional<wire::handshake> theirs;
+    if (connected && !*connected) {
+        // The initiator sends its handshake first, then reads the peer's.
+        std::string ours = wire::encode_handshake(target.torrent->meta().hash, own_id_);
+        char buf[wire::handshake_size];
+        auto exchanged = co_await cpc::with_timeout(
+            config_.handshake_timeout, [](int fd, std::string ours, char* buf) -> cpc::task<bool> {
+                auto w = co_await cpc::write(fd, ours.data(), ours.size());
+                if (!w) co_return false;
+                co_return co_await read_handshake_bytes(fd, buf, 0, wire::handshake_size) ==
+                    handshake_read::ok;
+            }(fd, std::move(ours), buf));
+        if (exchanged && *exchanged) {
+            theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
+        }
+    }
+    bool valid = theirs && theirs->hash == target.torrent->meta().hash;
+    if (!valid) cpc::close(fd);
+    co_await cpc::attach(control);
     if (!connected || *connected) {
         log(log_level::connections, "dial {}: {}", to.to_string(),
             connected ? connected->message() : "timed out");
-        cpc::close(fd);
         co_return false;
     }
     ++totals_.connections_dialled;
-    // The initiator sends its handshake first, then reads the peer's.
-    std::string ours = wire::encode_handshake(target.torrent->meta().hash, own_id_);
-    char buf[wire::handshake_size];
-    auto exchanged = co_await cpc::with_timeout(
-        config_.handshake_timeout, [](int fd, std::string ours, char* buf) -> cpc::task<bool> {
-            auto w = co_await cpc::write(fd, ours.data(), ours.size());
-            if (!w) co_return false;
-            co_return co_await read_handshake_bytes(fd, buf, 0, wire::handshake_size) ==
-                handshake_read::ok;
-        }(fd, std::move(ours), buf));
-    std::optional<wire::handshake> theirs;
-    if (exchanged && *exchanged) {
-        theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
-    }
-    if (!theirs || theirs->hash != target.torrent->meta().hash) {
+    if (!valid) {
         log(log_level::connections, "dial {}: no valid handshake", to.to_string());
-        cpc::close(fd);
         co_return false;
     }
-    co_await session(fd, to, target.torrent, *theirs);
+    co_await session(fd, to, target.torrent, *theirs, home);
     co_return true;
 }
 
@@ -407,33 +432,44 @@ cpc::task<void> server::accept_loop(listener l) {
 
 cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
     ++handshakes_in_flight_;
-    // Read up to the info-hash, answer with ours if it is served, then read the peer id:
-    // what BEP 3 allows a server of many torrents to do.
+    // The handshake happens on the peer's loop, where its socket lives; only the lookup of
+    // the info-hash comes back here. Read up to the info-hash, answer with ours if it is
+    // served, then read the peer id: what BEP 3 allows a server of many torrents to do.
+    peer_loop& home = place_peer();
+    cpc::scheduler& control = co_await cpc::attach(*home.loop);
+    const std::int64_t deadline =
+        home.loop->now() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(config_.handshake_timeout).count();
     char buf[wire::handshake_size];
     std::shared_ptr<served_torrent> t;
-    auto got = co_await cpc::with_timeout(
-        config_.handshake_timeout,
-        [](server* self, int fd, char* buf,
-           std::shared_ptr<served_torrent>* t) -> cpc::task<handshake_read> {
-            handshake_read head = co_await read_handshake_bytes(fd, buf, 0, 48);
-            if (head != handshake_read::ok) co_return head;
-            info_hash h;
-            std::memcpy(h.data(), buf + 28, h.size());
-            *t = self->find(h);
-            if (!*t) {
-                log(log_level::connections, "unknown info-hash {}", to_hex(h));
-                co_return handshake_read::unknown_info_hash;
-            }
-            std::string ours = wire::encode_handshake(h, self->own_id_);
-            auto w = co_await cpc::write(fd, ours.data(), ours.size());
-            if (!w) co_return handshake_read::cut;
-            co_return co_await read_handshake_bytes(fd, buf, 48, wire::handshake_size);
-        }(this, fd, buf, &t));
-    --handshakes_in_flight_;
+    std::optional<handshake_read> got =
+        co_await cpc::with_timeout(config_.handshake_timeout, read_handshake_bytes(fd, buf, 0, 48));
+    if (got && *got == handshake_read::ok) {
+        info_hash h;
+        std::memcpy(h.data(), buf + 28, h.size());
+        co_await cpc::attach(control);
+        t = find(h);
+        co_await cpc::attach(*home.loop);
+        if (!t) {
+            log(log_level::connections, "unknown info-hash {}", to_hex(h));
+            got = handshake_read::unknown_info_hash;
+        } else {
+            got = co_await cpc::with_timeout(
+                std::chrono::nanoseconds(std::max<std::int64_t>(deadline - home.loop->now(), 0)),
+                [](int fd, char* buf, std::string ours) -> cpc::task<handshake_read> {
+                    auto w = co_await cpc::write(fd, ours.data(), ours.size());
+                    if (!w) co_return handshake_read::cut;
+                    co_return co_await read_handshake_bytes(fd, buf, 48, wire::handshake_size);
+                }(fd, buf, wire::encode_handshake(h, own_id_)));
+        }
+    }
     std::optional<wire::handshake> theirs;
     if (got && *got == handshake_read::ok) {
         theirs = wire::parse_handshake(std::string_view(buf, sizeof buf));
     }
+    if (!theirs || !t) cpc::close(fd);
+    co_await cpc::attach(control);
+    --handshakes_in_flight_;
     if (!theirs || !t) {
         if (!got) {
             ++totals_.handshakes_timed_out;
@@ -448,32 +484,58 @@ cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
             !got                         ? "timed out"
             : *got == handshake_read::ok ? "unparsable"
                                          : describe(*got));
-        cpc::close(fd);
         co_return;
     }
     // The session is a thread of its own, so that this frame (and its handshake buffer) is
     // freed now rather than held as long as the peer stays.
-    threads_.spawn(session(fd, remote, std::move(t), *theirs));
+    threads_.spawn(session(fd, remote, std::move(t), *theirs, home));
+}
+
+peer_loop& server::place_peer() {
+    peer_loop& l = *loops_[next_loop_];
+    next_loop_ = (next_loop_ + 1) % loops_.size();
+    return l;
+}
+
+cpc::task<void> server::close_on(peer_loop& home, int fd) {
+    cpc::scheduler& control = co_await cpc::attach(*home.loop);
+    cpc::close(fd);
+    co_await cpc::attach(control);
 }
 
 cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
-                                wire::handshake theirs) {
+                                wire::handshake theirs, peer_loop& home) {
     peer_key key = next_key_++;
     if (t->removed || stopping_ || theirs.id == own_id_ || !choker_.add(key)) {
         log(log_level::connections, "{}: not admitted, closing", remote.to_string());
-        cpc::close(fd);
+        co_await close_on(home, fd);
         co_return;
     }
     log(log_level::connections, "{}: connected for {}", remote.to_string(), t->meta().name);
-    peer_connection conn(*this, fd, remote, t, theirs, key);
+    peer_connection conn(*this, fd, remote, t, theirs, key, home);
     peers_[key] = &conn;
     ++t->counters.peers;
-    co_await conn.run();
+    {
+        // The connection runs on its loop. Decisions sent there from now on find it in the
+        // loop's table: this thread gets there before them (a loop's queue is FIFO).
+        cpc::scheduler& control = co_await cpc::attach(*home.loop);
+        home.peers[key] = &conn;
+        ++home.connected;
+        ++home.sessions;
+        try {
+            co_await conn.run();
+        } catch (const std::exception& e) {
+            log_error("{}: {}", remote.to_string(), e.what());
+        }
+        home.peers.erase(key);
+        --home.connected;
+        cpc::close(fd);
+        co_await cpc::attach(control);
+    }
     peers_.erase(key);
     --t->counters.peers;
     choker_.remove(key);
     if (conn.complete()) finished_.insert(dial_key(t->meta().hash, remote));
-    cpc::close(fd);
     log(log_level::connections, "{}: disconnected ({} bytes sent)", remote.to_string(),
         conn.uploaded());
     if (!stopping_) rechoke();
@@ -481,25 +543,107 @@ cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_
 
 void server::rechoke() {
     choker::decisions d = choker_.update(cpc::loop::current()->now());
-    for (peer_key k : d.unchoke) {
-        if (auto it = peers_.find(k); it != peers_.end()) it->second->unchoke();
-    }
-    for (peer_key k : d.choke) {
-        if (auto it = peers_.find(k); it != peers_.end()) it->second->choke();
-    }
+    // CHOKEs (and drops) first: an UNCHOKE waits until the slots it takes are free on every
+    // loop (choke_applied).
+    for (peer_key k : d.choke)
+        deliver(k, decision::choke);
     for (peer_key k : d.drop) {
         if (auto it = peers_.find(k); it != peers_.end()) {
             log(log_level::connections, "{}: dropped to make room",
                 it->second->remote().to_string());
-            it->second->kill();
+        }
+        deliver(k, decision::drop);
+    }
+    for (peer_key k : d.unchoke) {
+        if (chokes_in_flight_.empty()) {
+            deliver(k, decision::unchoke);
+        } else {
+            deferred_unchokes_[k] = next_choke_;
         }
     }
 }
 
-void server::count_sent(served_torrent& t, peer_key key, std::uint64_t bytes) noexcept {
+void server::deliver(peer_key key, decision d) {
+    auto it = peers_.find(key);
+    if (it == peers_.end()) return;
+    peer_connection& p = *it->second;
+    if (p.home().loop == cpc::loop::current()) {
+        apply(p, d);
+        return;
+    }
+    std::uint64_t choke = 0;
+    if (d == decision::choke || d == decision::drop) {
+        choke = next_choke_++;
+        chokes_in_flight_.insert(choke);
+    }
+    cpc::spawn(*p.home().loop, apply_on_loop(this, &p.home(), key, d, choke));
+}
+
+void server::apply(peer_connection& p, decision d) {
+    switch (d) {
+        case decision::unchoke:
+            p.unchoke();
+            break;
+        case decision::choke:
+            p.choke();
+            break;
+        case decision::drop:
+        case decision::kill:
+            p.kill();
+            break;
+    }
+}
+
+cpc::task<void> server::apply_on_loop(server* self, peer_loop* home, peer_key key, decision d,
+                                      std::uint64_t choke) {
+    // Gone already (its session is on its way back to the control color): nothing to do,
+    // and nothing it was told is still in force.
+    if (auto it = home->peers.find(key); it != home->peers.end()) apply(*it->second, d);
+    if (d == decision::choke || d == decision::drop) {
+        co_await cpc::attach(self->control_);
+        self->choke_applied(choke);
+    }
+}
+
+void server::choke_applied(std::uint64_t choke) {
+    chokes_in_flight_.erase(choke);
+    const std::uint64_t oldest =
+        chokes_in_flight_.empty() ? next_choke_ : *chokes_in_flight_.begin();
+    std::vector<peer_key> ready;
+    for (auto it = deferred_unchokes_.begin(); it != deferred_unchokes_.end();) {
+        if (it->second <= oldest) {
+            ready.push_back(it->first);
+            it = deferred_unchokes_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (peer_key k : ready) {
+        // Still unchoked in the choker's view (told already or not: unchoke() is a no-op).
+        if (choker_.is_unchoked(k)) deliver(k, decision::unchoke);
+    }
+}
+
+std::int64_t server::reserve_upload(std::uint64_t bytes, std::int64_t now) {
+    if (!limiter_) return 0;
+    std::lock_guard lock(limiter_mutex_);
+    return limiter_->reserve(bytes, now);
+}
+
+void server::count_sent(served_torrent& t, std::uint64_t bytes) noexcept {
     t.counters.uploaded += bytes;
     totals_.uploaded += bytes;
-    choker_.sent(key, bytes);
+}
+
+void server::count_told_unchoked(int change) noexcept {
+    if (change < 0) {
+        --told_unchoked_;
+        return;
+    }
+    std::size_t now = ++told_unchoked_;
+    std::size_t peak = told_unchoked_peak_.load();
+    while (now > peak && !told_unchoked_peak_.compare_exchange_weak(peak, now)) {
+    }
 }
 
 cpc::task<void> server::tick_loop() {
@@ -515,11 +659,13 @@ cpc::task<void> server::tick_loop() {
         rechoke();
         files_.trim(std::chrono::steady_clock::now());
         for (auto& [key, t] : torrents_) {
-            t->counters.rate = static_cast<double>(t->counters.uploaded - t->counters.last_sample);
-            t->counters.last_sample = t->counters.uploaded;
+            std::uint64_t uploaded = t->counters.uploaded;
+            t->counters.rate = static_cast<double>(uploaded - t->counters.last_sample);
+            t->counters.last_sample = uploaded;
         }
-        totals_.rate = static_cast<double>(totals_.uploaded - totals_.last_sample);
-        totals_.last_sample = totals_.uploaded;
+        std::uint64_t uploaded = totals_.uploaded;
+        totals_.rate = static_cast<double>(uploaded - totals_.last_sample);
+        totals_.last_sample = uploaded;
         std::int64_t now = cpc::loop::current()->now();
         if (now - last_print >= std::chrono::nanoseconds(config_.stats_interval).count()) {
             last_print = now;
@@ -563,8 +709,8 @@ cpc::task<int> server::run() {
         t->removed = true;
         t->stop_announcing.signal_all();
     }
-    for (auto& [key, p] : peers_)
-        p->kill();
+    for (const auto& entry : peers_)
+        deliver(entry.first, decision::kill);
     // The built-in tracker serves until the torrents' own `stopped` announces have reached it.
     while (announcers_running_ > 0)
         co_await announcers_done_.wait();

@@ -2,24 +2,49 @@
 // IPv6), dials leechers (from trackers and --peer), applies the choker's decisions, runs one
 // announcer per torrent, rescans on demand, and keeps the statistics.
 //
-// Everything runs on one cpc loop: the server's tables are shared by its threads without
-// locks. Blocking work (tracker HTTP, piece verification, cold-disk writes) goes to the pool.
+// What runs where (--threads N: a cpc::runtime of N loops; --threads 1: one loop, and every
+// hop below is a no-op):
+//   - The control color (on loop 0, which it never leaves: the runtime does not steal) owns
+//     the tables: torrents_, peers_, dialling_, finished_, the choker, the announcers, the
+//     built-in tracker, the status page, the accept loops and the dial bookkeeping. Every
+//     thread spawned by run() is in it, so they share these without locks, as on one loop.
+//   - A peer is placed on a loop (round robin) before its handshake; its socket is waited on
+//     and closed there only (each loop has its own table of fds). Its reader and writer run
+//     uncolored on that loop (peer_connection.hpp) with the loop's read buffer (peer_loop).
+//   - A peer hops into the control color for the choker's events: the handshake's lookup,
+//     registration and removal, INTERESTED and NOT_INTERESTED, its requests at most once a
+//     second (the request-idle rule), and its sent bytes when they reach its turn's credit
+//     (choker::credit_left), so that the turn ends exactly where it would on one loop.
+//     Threads running on loop 0 are never concurrent with the control color: a peer placed
+//     there calls the server at once, as on one loop (in_control()).
+//   - The choker's decisions go back to each peer on its own loop: a small thread spawned
+//     there looks the peer up in the loop's table and applies it. Unchokes wait until every
+//     CHOKE (or drop) decided before them has been applied, so that at no moment more than
+//     max_unchoked peers have been told UNCHOKE and not CHOKE since (told_unchoked()).
+//   - Shared by every loop: the file cache (a mutex), the upload limiter (a mutex), the
+//     byte and error counters (atomics).
+// Blocking work (tracker HTTP, piece verification, cold-disk reads) goes to the pool.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <span>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "choker.hpp"
+#include "cpc/color.hpp"
 #include "cpc/condvar.hpp"
+#include "cpc/loop.hpp"
+#include "cpc/runtime.hpp"
 #include "cpc/task.hpp"
 #include "cpc/task_group.hpp"
 #include "endpoint.hpp"
@@ -55,13 +80,15 @@ struct server_config {
     std::size_t max_dials_in_flight = 256;
 };
 
+// uploaded and protocol_errors are counted by the peers on their loops (atomics); the rest
+// by the control color.
 struct server_totals {
-    std::uint64_t uploaded = 0;
+    std::atomic<std::uint64_t> uploaded{0};
     std::uint64_t last_sample = 0;
     double rate = 0;
     std::uint64_t connections_accepted = 0;
     std::uint64_t connections_dialled = 0;
-    std::uint64_t protocol_errors = 0;
+    std::atomic<std::uint64_t> protocol_errors{0};
     // Incoming connections closed before the end of the handshake, by cause.
     std::uint64_t refused_full = 0;  // at --max-peers: closed as accepted
     std::uint64_t handshakes_timed_out = 0;
@@ -70,9 +97,26 @@ struct server_totals {
     std::uint64_t unknown_info_hash = 0;
 };
 
+// One loop's share of the peers. `peers` and `scratch` are touched by that loop only; the
+// counts are read by the status page.
+struct peer_loop {
+    explicit peer_loop(cpc::loop& l) : loop(&l), scratch(256 * 1024) {}
+    cpc::loop* loop;
+    std::unordered_map<peer_key, peer_connection*> peers;  // where decisions find them
+    // A read buffer shared by the loop's readers: a reader uses it only between a read and
+    // the end of its synchronous processing, so no two readers hold it at once.
+    std::vector<char> scratch;
+    std::atomic<std::size_t> connected{0};
+    std::atomic<std::uint64_t> sessions{0};  // peers served here so far
+};
+
 class server {
   public:
+    // On the default loop alone (one loop), or on the loops of `rt` with the tables in
+    // `control`, a color whose home is rt.at(0) in a runtime that does not steal (rt and
+    // control must outlive the server).
     explicit server(server_config config);
+    server(server_config config, cpc::runtime& rt, cpc::color& control);
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -80,7 +124,7 @@ class server {
     // Binds the sockets (throws std::system_error naming the address if it cannot), loads
     // the torrents and serves until stop(). Returns the process exit status.
     cpc::task<int> run();
-    // Both are safe to call from any thread of the server's loop.
+    // Both are safe to call from any thread of the control color (or of the one loop).
     void stop() noexcept;
     void request_rescan() noexcept;
 
@@ -89,18 +133,30 @@ class server {
 
     // --- for peer_connection ---
     const server_config& config() const noexcept { return config_; }
+    // Where the tables' threads run: the control color, or the one loop.
+    cpc::scheduler& control() noexcept { return control_; }
+    // True when the calling thread may touch the tables (choker, peers_) at once: it runs
+    // on the control color's loop, so that no thread of the color runs meanwhile.
+    bool in_control() const noexcept { return cpc::loop::current() == control_loop_; }
+    // --- from the control color only (in_control()) ---
     choker& fairness() noexcept { return choker_; }
-    token_bucket* upload_limiter() noexcept { return limiter_ ? &*limiter_ : nullptr; }
     // Applies the choker's decisions now (after an event that may free or want a slot).
     void rechoke();
-    void count_sent(served_torrent& t, peer_key key, std::uint64_t bytes) noexcept;
+    // --- from any loop ---
+    // The upload limiter's wait before sending `bytes` (0 without --upload-limit), and the
+    // most one batch may hold under it.
+    std::int64_t reserve_upload(std::uint64_t bytes, std::int64_t now);
+    std::uint64_t upload_burst() const noexcept { return limiter_ ? limiter_->burst() : 0; }
+    void count_sent(served_torrent& t, std::uint64_t bytes) noexcept;
     void count_protocol_error() noexcept { ++totals_.protocol_errors; }
-    // A read buffer shared by every peer: a reader uses it only between a read and the end
-    // of its synchronous processing, so no two readers hold it at once (one loop).
-    std::span<char> scratch() noexcept { return scratch_; }
+    // A peer was told UNCHOKE (+1) or CHOKE, or left while unchoked (-1).
+    void count_told_unchoked(int change) noexcept;
 
     // --- for the statistics ---
     std::string status_json() const;
+    // Peers told UNCHOKE and not CHOKE since (their own view), now and at most so far.
+    std::size_t told_unchoked() const noexcept { return told_unchoked_; }
+    std::size_t told_unchoked_peak() const noexcept { return told_unchoked_peak_; }
 
   private:
     struct listener {
@@ -112,6 +168,7 @@ class server {
         std::shared_ptr<served_torrent> torrent;
     };
 
+    server(server_config config, cpc::scheduler& control, const std::vector<cpc::loop*>& loops);
     void open_listeners();
     void load_torrents(bool first);
     void add_torrent(torrent_entry entry);
@@ -125,7 +182,17 @@ class server {
     cpc::task<bool> dial_once(const dial_target& target);
     cpc::task<void> keep_dialling(endpoint address);
     cpc::task<void> session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
-                            wire::handshake theirs);
+                            wire::handshake theirs, peer_loop& home);
+    peer_loop& place_peer();
+    cpc::task<void> close_on(peer_loop& home, int fd);
+    // The choker's decisions and kills, applied on the peer's loop.
+    enum class decision { unchoke, choke, drop, kill };
+    void deliver(peer_key key, decision d);
+    static void apply(peer_connection& p, decision d);
+    // `choke` numbers a CHOKE or drop, acknowledged by choke_applied once done.
+    static cpc::task<void> apply_on_loop(server* self, peer_loop* home, peer_key key, decision d,
+                                         std::uint64_t choke);
+    void choke_applied(std::uint64_t choke);
     cpc::task<void> verify_then_serve(torrent_entry entry);
     cpc::task<void> announce(std::shared_ptr<served_torrent> t);
     cpc::task<void> tick_loop();
@@ -137,6 +204,10 @@ class server {
     void print_statistics();
 
     server_config config_;
+    cpc::scheduler& control_;
+    cpc::loop* control_loop_;
+    std::vector<std::unique_ptr<peer_loop>> loops_;
+    std::size_t next_loop_ = 0;
     wire::peer_id own_id_{};
     std::uint16_t listen_port_ = 0;
     std::vector<listener> listeners_;
@@ -145,6 +216,7 @@ class server {
     file_cache files_;
     choker choker_;
     std::optional<token_bucket> limiter_;
+    std::mutex limiter_mutex_;
     std::unordered_map<std::string, std::shared_ptr<served_torrent>> torrents_;  // by hash bytes
     std::unordered_map<peer_key, peer_connection*> peers_;
     std::unordered_map<std::string, std::size_t> dialling_;  // "hash|endpoint" in flight
@@ -153,7 +225,14 @@ class server {
     std::size_t handshakes_in_flight_ = 0;
     peer_key next_key_ = 1;
     server_totals totals_;
-    std::vector<char> scratch_;
+    std::atomic<std::size_t> told_unchoked_{0};
+    std::atomic<std::size_t> told_unchoked_peak_{0};
+    // CHOKEs and drops sent to other loops and not applied yet, by number; an UNCHOKE decided
+    // meanwhile waits until those numbered below its own mark are applied.
+    std::uint64_t next_choke_ = 0;
+    std::set<std::uint64_t> chokes_in_flight_;
+    // Peer -> its mark: next_choke_ when its latest UNCHOKE was decided.
+    std::unordered_map<peer_key, std::uint64_t> deferred_unchokes_;
     bool stopping_ = false;
     bool rescan_requested_ = false;
     cpc::condvar stop_;       // interrupts every long wait of the server's own threads

@@ -41,16 +41,27 @@ std::string human_bytes(double b) {
 }  // namespace
 
 std::string server::status_json() const {
+    // "unchoked" is the choker's view; "told_unchoked" counts the peers that were sent UNCHOKE
+    // and no CHOKE since (their own view, which lags on other loops), "told_unchoked_peak"
+    // the most of them at once so far: neither ever exceeds the limit (max_unchoked).
     std::string out = fmt::format(
-        "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{}}},"
-        "\"uploaded\":{},\"upload_rate\":{:.0f},\"accepted\":{},\"dialled\":{},"
+        "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{},\"told_unchoked\":{},"
+        "\"told_unchoked_peak\":{},\"max_unchoked\":{}}},\"uploaded\":{},\"upload_rate\":{:.0f},"
+        "\"accepted\":{},\"dialled\":{},"
         "\"protocol_errors\":{},\"handshake_failures\":{{\"server_full\":{},\"timed_out\":{},"
         "\"cut\":{},\"not_handshake\":{},\"unknown_info_hash\":{}}},\"mapped_files\":{},"
-        "\"torrents\":[",
-        choker_.connected(), choker_.unchoked(), choker_.waiting(), totals_.uploaded, totals_.rate,
-        totals_.connections_accepted, totals_.connections_dialled, totals_.protocol_errors,
+        "\"loops\":[",
+        choker_.connected(), choker_.unchoked(), choker_.waiting(), told_unchoked(),
+        told_unchoked_peak(), choker_.config().max_unchoked, totals_.uploaded.load(), totals_.rate,
+        totals_.connections_accepted, totals_.connections_dialled, totals_.protocol_errors.load(),
         totals_.refused_full, totals_.handshakes_timed_out, totals_.handshakes_cut,
         totals_.not_handshakes, totals_.unknown_info_hash, files_.mapped_files());
+    // Each loop's share of the peers: connected now, and served since the start.
+    for (std::size_t i = 0; i < loops_.size(); ++i) {
+        out += fmt::format("{}{{\"peers\":{},\"sessions\":{}}}", i == 0 ? "" : ",",
+                           loops_[i]->connected.load(), loops_[i]->sessions.load());
+    }
+    out += "],\"torrents\":[";
     bool first = true;
     for (const auto& [key, t] : torrents_) {
         if (!first) out += ',';
@@ -59,7 +70,7 @@ std::string server::status_json() const {
             "{{\"name\":{},\"info_hash\":\"{}\",\"size\":{},\"peers\":{},\"uploaded\":{},"
             "\"upload_rate\":{:.0f}",
             json_string(t->meta().name), to_hex(t->meta().hash), t->meta().total_length,
-            t->counters.peers, t->counters.uploaded, t->counters.rate);
+            t->counters.peers, t->counters.uploaded.load(), t->counters.rate);
         if (t->tracker_client) {
             const announcer_status& a = t->tracker_client->status();
             out += fmt::format(",\"tracker\":{},\"tracker_error\":{},\"next_announce\":{}",
@@ -74,8 +85,8 @@ std::string server::status_json() const {
 
 void server::print_statistics() {
     log(log_level::info, "{} peers ({} unchoked, {} waiting), sent {} ({}/s)", choker_.connected(),
-        choker_.unchoked(), choker_.waiting(), human_bytes(static_cast<double>(totals_.uploaded)),
-        human_bytes(totals_.rate));
+        choker_.unchoked(), choker_.waiting(),
+        human_bytes(static_cast<double>(totals_.uploaded.load())), human_bytes(totals_.rate));
     for (const auto& [key, t] : torrents_) {
         if (t->tracker_client) {
             const std::string& error = t->tracker_client->status().last_error;
@@ -86,7 +97,8 @@ void server::print_statistics() {
         }
         if (t->counters.peers == 0 && t->counters.rate == 0) continue;
         log(log_level::info, "  {}: {} peers, sent {} ({}/s)", t->meta().name, t->counters.peers,
-            human_bytes(static_cast<double>(t->counters.uploaded)), human_bytes(t->counters.rate));
+            human_bytes(static_cast<double>(t->counters.uploaded.load())),
+            human_bytes(t->counters.rate));
     }
 }
 

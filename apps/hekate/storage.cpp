@@ -84,6 +84,7 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
                                     std::uint64_t expected_size) {
     const std::string& key = path.native();
     if (expected_size == 0) throw storage_error(key + ": an empty file has no mapping");
+    std::lock_guard lock(mutex_);
     if (auto it = by_path_.find(key); it != by_path_.end()) {
         mapping* m = it->second.get();
         if (m->size != expected_size) {
@@ -136,6 +137,7 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
 }
 
 void file_cache::unpin(mapping* m) noexcept {
+    std::lock_guard lock(mutex_);
     if (--m->pins != 0) return;
     m->last_used = clock::now();
     idle_.push_back(m);
@@ -150,6 +152,7 @@ void file_cache::enforce_bounds() noexcept {
 }
 
 std::size_t file_cache::trim(clock::time_point now) {
+    std::lock_guard lock(mutex_);
     std::size_t released = 0;
     // idle_ is in order of release, hence of last_used.
     while (!idle_.empty() && now - idle_.front()->last_used > limits_.max_idle) {
@@ -157,6 +160,21 @@ std::size_t file_cache::trim(clock::time_point now) {
         ++released;
     }
     return released;
+}
+
+std::size_t file_cache::mapped_files() const {
+    std::lock_guard lock(mutex_);
+    return by_path_.size();
+}
+
+std::uint64_t file_cache::mapped_bytes() const {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+}
+
+std::size_t file_cache::unpinned_files() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
 }
 
 void file_cache::unmap(mapping* m) noexcept {

@@ -6,8 +6,10 @@
 // kept in an LRU and unmapped beyond the cache's bounds or when idle for too long, so the
 // address space and page tables held stay bounded.
 //
-// Neither class is thread-safe: both belong to the loop thread. Other threads (verify) read
-// data with their own descriptors.
+// file_cache is thread-safe (one mutex, held for a lookup or a mapping): with --threads N the
+// loops of the runtime share one cache, so a file is mapped once whatever loop serves it.
+// torrent_storage is immutable after construction: any loop may read blocks through it.
+// Other threads (verify) read data with their own descriptors.
 //
 // A data file truncated behind our back after it was mapped would make a read of the lost
 // pages raise SIGBUS; the size is checked against the torrent at mapping time, and idle
@@ -22,6 +24,7 @@
 #include <filesystem>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -90,9 +93,9 @@ class file_cache {
     // Releases unpinned mappings unused since before now - max_idle; returns how many.
     std::size_t trim(clock::time_point now);
 
-    std::size_t mapped_files() const noexcept { return by_path_.size(); }
-    std::uint64_t mapped_bytes() const noexcept { return bytes_; }
-    std::size_t unpinned_files() const noexcept { return idle_.size(); }
+    std::size_t mapped_files() const;
+    std::uint64_t mapped_bytes() const;
+    std::size_t unpinned_files() const;
 
   private:
     struct mapping {
@@ -109,6 +112,7 @@ class file_cache {
     void unmap(mapping* m) noexcept;
 
     file_cache_limits limits_;
+    mutable std::mutex mutex_;  // guards everything below
     std::unordered_map<std::string, std::unique_ptr<mapping>> by_path_;
     std::list<mapping*> idle_;  // unpinned, least recently used first
     std::uint64_t bytes_ = 0;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -288,6 +289,32 @@ TEST(Choker, SentWhileChokedIsIgnored) {
     c.sent(2, 5000);  // a block in flight when it was choked, say
     c.sent(1, 999);
     EXPECT_TRUE(c.update(1 * s).empty());
+}
+
+TEST(Choker, CreditLeftIsWhatTheTurnMayStillSend) {
+    choker c(small(1));
+    join(c, {1, 2}, 0);
+    EXPECT_EQ(c.credit_left(1), 0u);  // waiting: no turn yet
+    ASSERT_EQ(c.update(0).unchoke, keys{1});
+    EXPECT_EQ(c.credit_left(1), 1000u);
+    EXPECT_EQ(c.credit_left(2), 0u);
+    c.sent(1, 600);
+    EXPECT_EQ(c.credit_left(1), 400u);
+    c.sent(1, 400);  // the credit is reached: the turn is over
+    EXPECT_EQ(c.credit_left(1), 0u);
+    auto d = c.update(1 * s);
+    EXPECT_EQ(d.choke, keys{1});
+    EXPECT_EQ(d.unchoke, keys{2});
+    EXPECT_EQ(c.credit_left(2), 1000u);
+    EXPECT_EQ(c.credit_left(3), 0u);  // unknown
+}
+
+TEST(Choker, CreditLeftIsUnboundedWithoutACredit) {
+    choker c(small(1, 100, 0));
+    join(c, {1}, 0);
+    ASSERT_EQ(c.update(0).unchoke, keys{1});
+    c.sent(1, std::uint64_t{1} << 40);
+    EXPECT_EQ(c.credit_left(1), std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST(Choker, ZeroDisablesTheLimits) {

@@ -2,6 +2,9 @@
 
 Hekate listens on 127.0.0.2 and clients run on 127.0.0.1 (rtorrent keeps one peer per
 address, ctorrent refuses peers from its own address). Every wait is bounded.
+
+Hekate runs with --threads $HEKATE_TEST_THREADS (default 1: one loop) unless a test gives
+--threads itself: ctest runs every test on one loop and again on two (the _2loops tests).
 """
 import filecmp
 import hashlib
@@ -17,15 +20,23 @@ HEKATE_ADDRESS = "127.0.0.2"
 CLIENT_ADDRESS = "127.0.0.1"
 
 
+_ports_given = set()
+
+
 def free_port(address=CLIENT_ADDRESS):
-    """A TCP port free on `address` now (and its UDP twin, for clients that want both)."""
+    """A TCP port free on `address` now (and its UDP twin, for clients that want both), and
+    never one this process was given before: the kernel may hand out a port again once its
+    probe socket is closed, and two of a test's ports (hekate's and its --status) must differ."""
     while True:
         with socket.socket() as s:
             s.bind((address, 0))
             port = s.getsockname()[1]
+        if port in _ports_given:
+            continue
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.bind((address, port))
+            _ports_given.add(port)
             return port
         except OSError:
             continue
@@ -99,6 +110,8 @@ class Hekate:
         self.log_path = log_path or os.path.join(str(directories[0]), "hekate.log")
         self.log = open(self.log_path, "w")
         where = ["--bind", bind] if bind else []
+        if "--threads" not in args:
+            where += ["--threads", os.environ.get("HEKATE_TEST_THREADS", "1")]
         cmd = [binary, *where, "-p", str(self.port), *args, *map(str, directories)]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, **(popen_kwargs or {}))
         if not wait_until(lambda: "startup:" in self.output() or self.proc.poll() is not None, 20):
