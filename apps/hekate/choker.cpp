@@ -106,7 +106,7 @@ bool choker::is_unchoked(peer_key key) const {
 std::uint64_t choker::credit_left(peer_key key) const {
     auto it = peers_.find(key);
     if (it == peers_.end() || it->second.where != place::turn) return 0;
-    if (config_.credit == 0) return std::numeric_limits<std::uint64_t>::max();
+    if (config_.credit == 0) return full_credit(config_);
     return config_.credit - it->second.spent;
 }
 
@@ -120,8 +120,9 @@ void choker::unchoke(peer* p, std::int64_t now, decisions& d) {
     idle_.push_back(p);
     if (p->choke_pending) {
         // Choked by not_interested and unchoked again before update() told anyone: for the
-        // peer nothing changed.
+        // peer nothing changed but its turn.
         p->choke_pending = false;
+        d.renew.push_back(p->key);
     } else {
         p->told_unchoked = true;
         d.unchoke.push_back(p->key);
@@ -144,12 +145,13 @@ void choker::end_turn(peer* p, decisions& d) {
     d.choke.push_back(p->key);
 }
 
-void choker::refill(peer* p, std::int64_t now) noexcept {
+void choker::refill(peer* p, std::int64_t now, decisions& d) {
     ended_.erase(p);
     p->where = place::turn;
     p->spent = 0;
     p->turn_start = now;
     turn_.push_back(p);
+    d.renew.push_back(p->key);
 }
 
 choker::decisions choker::update(std::int64_t now_ns) {
@@ -191,7 +193,7 @@ choker::decisions choker::update(std::int64_t now_ns) {
 
     if (waiting_.empty()) {
         while (!ended_.empty())
-            refill(ended_.front(), now);
+            refill(ended_.front(), now, d);
     }
 
     for (peer_key key : pending_chokes_) {

@@ -65,9 +65,13 @@ class choker {
     // What changed in update(): the caller sends UNCHOKE to `unchoke`, CHOKE to `choke`, and
     // disconnects `drop`. A key appears in at most one of the three lists. Dropped peers are
     // already forgotten (remove() on them later is a no-op). Keys in `unchoke` are in queue
-    // order, oldest waiter first.
+    // order, oldest waiter first. `renew` lists the unchoked peers whose turn restarted
+    // without a message (refilled, or unchoked again before their CHOKE was sent): nothing
+    // to tell them, but a peer that counts its bytes on another loop and stopped reporting
+    // at the end of its turn (credit_left() said 0) reports again.
     struct decisions {
-        std::vector<peer_key> unchoke, choke, drop;
+        std::vector<peer_key> unchoke, choke, drop, renew;
+        // Nothing to send to any peer (renewals send nothing).
         bool empty() const noexcept { return unchoke.empty() && choke.empty() && drop.empty(); }
     };
 
@@ -112,6 +116,10 @@ class choker {
     // runs, the largest value when the credit is disabled. A peer that counts its bytes on
     // another loop reports them (sent) once they reach this, so that the turn ends exactly.
     std::uint64_t credit_left(peer_key key) const;
+    // What credit_left() says at the start of a turn (UNCHOKE, or a renewal).
+    static std::uint64_t full_credit(const choker_config& config) noexcept {
+        return config.credit == 0 ? std::numeric_limits<std::uint64_t>::max() : config.credit;
+    }
 
     std::size_t connected() const noexcept { return peers_.size(); }
     std::size_t unchoked() const noexcept { return turn_.size() + ended_.size(); }
@@ -195,7 +203,7 @@ class choker {
     void unlink(peer* p) noexcept;
     void unchoke(peer* p, std::int64_t now, decisions& d);
     void end_turn(peer* p, decisions& d);
-    void refill(peer* p, std::int64_t now) noexcept;
+    void refill(peer* p, std::int64_t now, decisions& d);
 
     choker_config config_;
     std::int64_t latest_;

@@ -48,6 +48,9 @@ void peer_connection::unchoke() {
     unchoked_ = true;
     server_.count_told_unchoked(+1);
     requests_while_choked_ = 0;
+    // A fresh turn, and nothing of it reported (choke() cleared what was not).
+    credit_left_ = choker::full_credit(server_.config().choking);
+    turn_over_ = false;
     std::string m;
     wire::append_simple(m, wire::message_id::unchoke);
     queue_message(m);
@@ -61,6 +64,7 @@ void peer_connection::choke() {
     // Bytes of this turn not reported yet no longer matter to the choker.
     unreported_sent_ = 0;
     credit_left_ = 0;
+    turn_over_ = false;
     std::string m;
     wire::append_simple(m, wire::message_id::choke);
     // BEP 6: a fast peer learns which of its requests will not be served; without the
@@ -70,6 +74,16 @@ void peer_connection::choke() {
     });
     queue_message(m);
     log(log_level::protocol, "{}: choked", remote_.to_string());
+}
+
+void peer_connection::renew() {
+    // Not over in this peer's view: its next report counts in the new turn, as it would
+    // have in the old one.
+    if (!turn_over_) return;
+    // Nothing was reported since the choker said 0 left, before the renewal (the renewal
+    // was decided after that answer, and reaches this loop after it): the whole credit.
+    turn_over_ = false;
+    credit_left_ = choker::full_credit(server_.config().choking);
 }
 
 void peer_connection::kill() noexcept {
@@ -372,7 +386,8 @@ cpc::task<bool> peer_connection::send_blocks() {
     while (!requests_.empty() && batch.size() < max_batch_blocks && bytes < max_bytes) {
         wire::block_request r = requests_.pop();
         try {
-            batch.push_back({r, torrent_->storage.read_block(r.piece, r.begin, r.length),
+            batch.push_back({r,
+                             torrent_->storage.read_block(home_.files, r.piece, r.begin, r.length),
                              wire::piece_header(r.piece, r.begin, r.length)});
         } catch (const std::exception& e) {
             log_error("{}: cannot read piece {} of {}: {}", remote_.to_string(), r.piece,
@@ -438,7 +453,7 @@ cpc::task<bool> peer_connection::send_blocks() {
     server_.count_sent(*torrent_, bytes);
     if (server_.in_control()) {
         server_.fairness().sent(key_, bytes);
-    } else {
+    } else if (!turn_over_) {
         unreported_sent_ += bytes;
         if (unreported_sent_ >= credit_left_) co_await report_sent();
     }
@@ -501,7 +516,10 @@ cpc::task<void> peer_connection::report_sent() {
     // a CHOKE, or a refill) starts with the whole credit.
     const std::uint64_t left = server_.fairness().credit_left(key_);
     co_await cpc::attach(here);
+    // Choked or dropped meanwhile: choke() or kill() reset the turn.
+    if (!unchoked_) co_return;
     credit_left_ = left;
+    turn_over_ = left == 0;
 }
 
 }  // namespace hekate

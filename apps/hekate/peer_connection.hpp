@@ -12,7 +12,10 @@
 // loop the peer tells it of its events at once, as on one loop. On another loop it notes
 // them and hops into the color: after each read that changed its interest, at most once a
 // second for its requests, and for its sent bytes once they reach what is left of its
-// turn's credit (what the choker said at the previous report, never more than is left).
+// turn's credit (the whole credit after an UNCHOKE or a renewal, then what the choker said
+// at the previous report: never more than is left). Once the choker says the turn is over,
+// the peer reports nothing more until it is choked or its turn is renewed (renew()): the
+// choker counts no bytes of a turn that is over.
 //
 // A protocol violation (oversized or unknown message, a bad request, a request flood) ends
 // this connection only. kill() ends it from outside (choker drop, rescan, shutdown). run()
@@ -51,6 +54,8 @@ class peer_connection {
     // The choker's decisions. unchoke/choke queue the message for the writer.
     void unchoke();
     void choke();
+    // The choker restarted this unchoked peer's turn without a message (choker::decisions).
+    void renew();
     // Ends the connection: both threads stop at their next wait, which is cut short.
     void kill() noexcept;
 
@@ -116,6 +121,7 @@ class peer_connection {
     std::int64_t request_reported_ns_ = 0;
     std::uint64_t unreported_sent_ = 0;
     std::uint64_t credit_left_ = 0;  // at the last report; 0: report the next batch
+    bool turn_over_ = false;         // the choker said 0 left: no reports until renewed
     wire::message_reader reader_;
     std::string outbox_;  // control messages for the writer
     request_queue requests_;

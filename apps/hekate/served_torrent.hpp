@@ -30,8 +30,8 @@ struct torrent_counters {
 
 class served_torrent {
   public:
-    served_torrent(torrent_entry e, file_cache& cache)
-        : entry(std::move(e)), storage(entry.meta, entry.data_root, cache) {}
+    explicit served_torrent(torrent_entry e)
+        : entry(std::move(e)), storage(entry.meta, entry.data_root) {}
     served_torrent(const served_torrent&) = delete;
     served_torrent& operator=(const served_torrent&) = delete;
 

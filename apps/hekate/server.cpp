@@ -241,7 +241,7 @@ cpc::task<void> server::verify_then_serve(torrent_entry entry) {
 }
 
 void server::add_torrent(torrent_entry entry) {
-    auto t = std::make_shared<served_torrent>(std::move(entry), files_);
+    auto t = std::make_shared<served_torrent>(std::move(entry));
     torrents_[hash_key(t->meta().hash)] = t;
     // One line per torrent at -d 2: a seedbox's thousands would drown the summary at -d 1.
     log(log_level::connections, "serving {} ({}, {} bytes, {} pieces)", t->meta().name,
@@ -561,6 +561,13 @@ void server::rechoke() {
             deferred_unchokes_[k] = next_choke_;
         }
     }
+    // Only a peer on another loop counts its bytes apart (peer_connection::renew).
+    for (peer_key k : d.renew) {
+        if (auto it = peers_.find(k);
+            it != peers_.end() && it->second->home().loop != control_loop_) {
+            deliver(k, decision::renew);
+        }
+    }
 }
 
 void server::deliver(peer_key key, decision d) {
@@ -586,6 +593,9 @@ void server::apply(peer_connection& p, decision d) {
             break;
         case decision::choke:
             p.choke();
+            break;
+        case decision::renew:
+            p.renew();
             break;
         case decision::drop:
         case decision::kill:
@@ -657,7 +667,6 @@ cpc::task<void> server::tick_loop() {
             load_torrents(false);
         }
         rechoke();
-        files_.trim(std::chrono::steady_clock::now());
         for (auto& [key, t] : torrents_) {
             std::uint64_t uploaded = t->counters.uploaded;
             t->counters.rate = static_cast<double>(uploaded - t->counters.last_sample);
@@ -670,6 +679,17 @@ cpc::task<void> server::tick_loop() {
         if (now - last_print >= std::chrono::nanoseconds(config_.stats_interval).count()) {
             last_print = now;
             if (log_enabled(log_level::info)) print_statistics();
+        }
+        // Each loop's file cache, on its loop.
+        const auto steady_now = std::chrono::steady_clock::now();
+        for (const auto& l : loops_) {
+            if (l->loop == control_loop_) {
+                l->files.trim(steady_now);
+                continue;
+            }
+            cpc::scheduler& control = co_await cpc::attach(*l->loop);
+            l->files.trim(steady_now);
+            co_await cpc::attach(control);
         }
     }
 }

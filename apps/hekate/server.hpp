@@ -14,15 +14,17 @@
 //   - A peer hops into the control color for the choker's events: the handshake's lookup,
 //     registration and removal, INTERESTED and NOT_INTERESTED, its requests at most once a
 //     second (the request-idle rule), and its sent bytes when they reach its turn's credit
-//     (choker::credit_left), so that the turn ends exactly where it would on one loop.
+//     (choker::credit_left), so that the turn ends exactly where it would on one loop; then
+//     nothing until a CHOKE or a renewal of its turn (peer_connection.hpp).
 //     Threads running on loop 0 are never concurrent with the control color: a peer placed
 //     there calls the server at once, as on one loop (in_control()).
-//   - The choker's decisions go back to each peer on its own loop: a small thread spawned
-//     there looks the peer up in the loop's table and applies it. Unchokes wait until every
+//   - The choker's decisions (and the renewals of turns, for the peers of other loops) go
+//     back to each peer on its own loop: a small thread spawned there looks the peer up in
+//     the loop's table and applies it. Unchokes wait until every
 //     CHOKE (or drop) decided before them has been applied, so that at no moment more than
 //     max_unchoked peers have been told UNCHOKE and not CHOKE since (told_unchoked()).
-//   - Shared by every loop: the file cache (a mutex), the upload limiter (a mutex), the
-//     byte and error counters (atomics).
+//   - Each loop has its own file cache (peer_loop), trimmed there by tick_loop. Shared by
+//     every loop: the upload limiter (a mutex), the byte and error counters (atomics).
 // Blocking work (tracker HTTP, piece verification, cold-disk reads) goes to the pool.
 #pragma once
 
@@ -97,8 +99,8 @@ struct server_totals {
     std::uint64_t unknown_info_hash = 0;
 };
 
-// One loop's share of the peers. `peers` and `scratch` are touched by that loop only; the
-// counts are read by the status page.
+// One loop's share of the peers. `peers`, `scratch` and `files` are touched by that loop
+// only; the counts (and files.mapped_files()) are read by the status page.
 struct peer_loop {
     explicit peer_loop(cpc::loop& l) : loop(&l), scratch(256 * 1024) {}
     cpc::loop* loop;
@@ -106,6 +108,7 @@ struct peer_loop {
     // A read buffer shared by the loop's readers: a reader uses it only between a read and
     // the end of its synchronous processing, so no two readers hold it at once.
     std::vector<char> scratch;
+    file_cache files;  // the mappings of the blocks sent from this loop
     std::atomic<std::size_t> connected{0};
     std::atomic<std::uint64_t> sessions{0};  // peers served here so far
 };
@@ -186,7 +189,7 @@ class server {
     peer_loop& place_peer();
     cpc::task<void> close_on(peer_loop& home, int fd);
     // The choker's decisions and kills, applied on the peer's loop.
-    enum class decision { unchoke, choke, drop, kill };
+    enum class decision { unchoke, choke, renew, drop, kill };
     void deliver(peer_key key, decision d);
     static void apply(peer_connection& p, decision d);
     // `choke` numbers a CHOKE or drop, acknowledged by choke_applied once done.
@@ -213,7 +216,6 @@ class server {
     std::vector<listener> listeners_;
     int tracker_fd_ = -1;
     int status_fd_ = -1;
-    file_cache files_;
     choker choker_;
     std::optional<token_bucket> limiter_;
     std::mutex limiter_mutex_;

@@ -44,6 +44,9 @@ std::string server::status_json() const {
     // "unchoked" is the choker's view; "told_unchoked" counts the peers that were sent UNCHOKE
     // and no CHOKE since (their own view, which lags on other loops), "told_unchoked_peak"
     // the most of them at once so far: neither ever exceeds the limit (max_unchoked).
+    std::size_t mapped_files = 0;
+    for (const auto& l : loops_)
+        mapped_files += l->files.mapped_files();
     std::string out = fmt::format(
         "{{\"peers\":{{\"connected\":{},\"unchoked\":{},\"waiting\":{},\"told_unchoked\":{},"
         "\"told_unchoked_peak\":{},\"max_unchoked\":{}}},\"uploaded\":{},\"upload_rate\":{:.0f},"
@@ -55,7 +58,7 @@ std::string server::status_json() const {
         told_unchoked_peak(), choker_.config().max_unchoked, totals_.uploaded.load(), totals_.rate,
         totals_.connections_accepted, totals_.connections_dialled, totals_.protocol_errors.load(),
         totals_.refused_full, totals_.handshakes_timed_out, totals_.handshakes_cut,
-        totals_.not_handshakes, totals_.unknown_info_hash, files_.mapped_files());
+        totals_.not_handshakes, totals_.unknown_info_hash, mapped_files);
     // Each loop's share of the peers: connected now, and served since the start.
     for (std::size_t i = 0; i < loops_.size(); ++i) {
         out += fmt::format("{}{{\"peers\":{},\"sessions\":{}}}", i == 0 ? "" : ",",

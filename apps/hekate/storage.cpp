@@ -84,7 +84,6 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
                                     std::uint64_t expected_size) {
     const std::string& key = path.native();
     if (expected_size == 0) throw storage_error(key + ": an empty file has no mapping");
-    std::lock_guard lock(mutex_);
     if (auto it = by_path_.find(key); it != by_path_.end()) {
         mapping* m = it->second.get();
         if (m->size != expected_size) {
@@ -132,12 +131,12 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
         throw;
     }
     bytes_ += size;
+    files_.store(by_path_.size(), std::memory_order_relaxed);
     enforce_bounds();
     return pin(this, m);
 }
 
 void file_cache::unpin(mapping* m) noexcept {
-    std::lock_guard lock(mutex_);
     if (--m->pins != 0) return;
     m->last_used = clock::now();
     idle_.push_back(m);
@@ -152,7 +151,6 @@ void file_cache::enforce_bounds() noexcept {
 }
 
 std::size_t file_cache::trim(clock::time_point now) {
-    std::lock_guard lock(mutex_);
     std::size_t released = 0;
     // idle_ is in order of release, hence of last_used.
     while (!idle_.empty() && now - idle_.front()->last_used > limits_.max_idle) {
@@ -162,39 +160,25 @@ std::size_t file_cache::trim(clock::time_point now) {
     return released;
 }
 
-std::size_t file_cache::mapped_files() const {
-    std::lock_guard lock(mutex_);
-    return by_path_.size();
-}
-
-std::uint64_t file_cache::mapped_bytes() const {
-    std::lock_guard lock(mutex_);
-    return bytes_;
-}
-
-std::size_t file_cache::unpinned_files() const {
-    std::lock_guard lock(mutex_);
-    return idle_.size();
-}
-
 void file_cache::unmap(mapping* m) noexcept {
     ::munmap(m->addr, m->size);
     bytes_ -= m->size;
     if (m->pins == 0) idle_.erase(m->lru);
     by_path_.erase(by_path_.find(m->path));  // destroys *m
+    files_.store(by_path_.size(), std::memory_order_relaxed);
 }
 
 // ---- torrent_storage ----
 
-torrent_storage::torrent_storage(const metainfo& meta, std::filesystem::path data_root,
-                                 file_cache& cache)
-    : meta_(meta), root_(std::move(data_root)), cache_(cache) {
+torrent_storage::torrent_storage(const metainfo& meta, std::filesystem::path data_root)
+    : meta_(meta), root_(std::move(data_root)) {
     paths_.reserve(meta_.files.size());
     for (const file_entry& f : meta_.files)
         paths_.push_back(root_ / f.path);
 }
 
-block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std::uint32_t length) {
+block torrent_storage::read_block(file_cache& cache, std::uint32_t piece, std::uint32_t begin,
+                                  std::uint32_t length) const {
     const std::uint32_t piece_size = meta_.piece_size(piece);
     if (piece >= meta_.piece_count()) {
         throw storage_error("piece " + std::to_string(piece) + " out of range (" +
@@ -230,7 +214,7 @@ block torrent_storage::read_block(std::uint32_t piece, std::uint32_t begin, std:
             }
         } else {
             file_cache::pin p =
-                cache_.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length);
+                cache.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length);
             b.segments_.push_back(
                 {const_cast<unsigned char*>(p.data()) + within, static_cast<std::size_t>(n)});
             b.pins_.push_back(std::move(p));

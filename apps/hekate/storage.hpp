@@ -6,10 +6,11 @@
 // kept in an LRU and unmapped beyond the cache's bounds or when idle for too long, so the
 // address space and page tables held stay bounded.
 //
-// file_cache is thread-safe (one mutex, held for a lookup or a mapping): with --threads N the
-// loops of the runtime share one cache, so a file is mapped once whatever loop serves it.
-// torrent_storage is immutable after construction: any loop may read blocks through it.
-// Other threads (verify) read data with their own descriptors.
+// file_cache is not thread-safe (but mapped_files()): with --threads N each loop has its own,
+// so that a block costs no lock and no cache line shared between cores; a file served by
+// several loops is mapped once by each (address space, not memory: the pages are shared).
+// torrent_storage is immutable after construction: any loop reads blocks through it, with
+// that loop's cache. Other threads (verify) read data with their own descriptors.
 //
 // A data file truncated behind our back after it was mapped would make a read of the lost
 // pages raise SIGBUS; the size is checked against the torrent at mapping time, and idle
@@ -18,13 +19,13 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -93,9 +94,10 @@ class file_cache {
     // Releases unpinned mappings unused since before now - max_idle; returns how many.
     std::size_t trim(clock::time_point now);
 
-    std::size_t mapped_files() const;
-    std::uint64_t mapped_bytes() const;
-    std::size_t unpinned_files() const;
+    // From any thread (the status page sums the loops' caches).
+    std::size_t mapped_files() const noexcept { return files_.load(std::memory_order_relaxed); }
+    std::uint64_t mapped_bytes() const noexcept { return bytes_; }
+    std::size_t unpinned_files() const noexcept { return idle_.size(); }
 
   private:
     struct mapping {
@@ -112,10 +114,10 @@ class file_cache {
     void unmap(mapping* m) noexcept;
 
     file_cache_limits limits_;
-    mutable std::mutex mutex_;  // guards everything below
     std::unordered_map<std::string, std::unique_ptr<mapping>> by_path_;
     std::list<mapping*> idle_;  // unpinned, least recently used first
     std::uint64_t bytes_ = 0;
+    std::atomic<std::size_t> files_{0};  // by_path_.size(), for other threads
 };
 
 // A block of a torrent's data: the iovec segments covering its bytes in order, valid while
@@ -135,14 +137,16 @@ class block {
 };
 
 // The data of one torrent: its files under data_root (the directory holding the .torrent),
-// read through a shared file_cache. meta and cache must outlive it and its blocks.
+// read through the caller's file_cache. meta must outlive it; a cache must outlive the blocks
+// read through it.
 class torrent_storage {
   public:
-    torrent_storage(const metainfo& meta, std::filesystem::path data_root, file_cache& cache);
+    torrent_storage(const metainfo& meta, std::filesystem::path data_root);
 
-    // Bytes [begin, begin + length) of piece `piece`. Throws storage_error if that range is
-    // not inside the piece (or is empty), or if a file cannot be mapped.
-    block read_block(std::uint32_t piece, std::uint32_t begin, std::uint32_t length);
+    // Bytes [begin, begin + length) of piece `piece`, mapped by `cache`. Throws storage_error
+    // if that range is not inside the piece (or is empty), or if a file cannot be mapped.
+    block read_block(file_cache& cache, std::uint32_t piece, std::uint32_t begin,
+                     std::uint32_t length) const;
 
     const metainfo& meta() const noexcept { return meta_; }
     const std::filesystem::path& data_root() const noexcept { return root_; }
@@ -152,7 +156,6 @@ class torrent_storage {
     std::filesystem::path root_;
     // data_root / file path, joined once: read_block runs for every block sent.
     std::vector<std::filesystem::path> paths_;
-    file_cache& cache_;
 };
 
 // Asks the kernel to read the block's file pages in ahead (madvise MADV_WILLNEED), so that a

@@ -67,7 +67,11 @@ TEST(Choker, RefillWhenNobodyWaits) {
     join(c, {1}, 0);
     ASSERT_EQ(c.update(0).unchoke, keys{1});
     c.sent(1, 1000);  // credit exhausted: spent >= credit
-    EXPECT_TRUE(c.update(1 * s).empty());
+    EXPECT_EQ(c.credit_left(1), 0u);
+    auto refilled = c.update(1 * s);
+    EXPECT_TRUE(refilled.empty());
+    EXPECT_EQ(refilled.renew, keys{1});  // nothing to send, but a fresh turn
+    EXPECT_EQ(c.credit_left(1), choker::full_credit(small(1)));
     EXPECT_TRUE(c.is_unchoked(1));
     // The refill granted a fresh credit: a waiter now has to wait for all of it.
     join(c, {2}, 2 * s);
@@ -261,9 +265,13 @@ TEST(Choker, InterestRegainedBeforeTheUpdateChangesNothingForThePeer) {
     choker c(small(1));
     join(c, {1}, 0);
     ASSERT_EQ(c.update(0).unchoke, keys{1});
+    c.sent(1, 1000);
     c.not_interested(1, 1 * s);
     c.interested(1, 1 * s);
-    EXPECT_TRUE(c.update(1 * s).empty());
+    auto d = c.update(1 * s);
+    EXPECT_TRUE(d.empty());
+    EXPECT_EQ(d.renew, keys{1});  // a new turn all the same
+    EXPECT_EQ(c.credit_left(1), 1000u);
     EXPECT_TRUE(c.is_unchoked(1));
 }
 
@@ -315,6 +323,7 @@ TEST(Choker, CreditLeftIsUnboundedWithoutACredit) {
     ASSERT_EQ(c.update(0).unchoke, keys{1});
     c.sent(1, std::uint64_t{1} << 40);
     EXPECT_EQ(c.credit_left(1), std::numeric_limits<std::uint64_t>::max());
+    EXPECT_EQ(choker::full_credit(small(1, 100, 0)), std::numeric_limits<std::uint64_t>::max());
 }
 
 TEST(Choker, ZeroDisablesTheLimits) {

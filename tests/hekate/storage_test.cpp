@@ -82,12 +82,12 @@ TEST_F(StorageLayout, EveryBlockReadsTheRightBytes) {
     ASSERT_EQ(meta_.piece_count(), 3u);
     ASSERT_EQ(meta_.piece_size(2), 3u);
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
+    torrent_storage storage(meta_, dir_.path);
     for (std::uint32_t piece = 0; piece < meta_.piece_count(); ++piece) {
         const std::uint32_t size = meta_.piece_size(piece);
         for (std::uint32_t begin = 0; begin < size; ++begin) {
             for (std::uint32_t length = 1; begin + length <= size; ++length) {
-                const block b = storage.read_block(piece, begin, length);
+                const block b = storage.read_block(cache, piece, begin, length);
                 ASSERT_EQ(read(b), all_.substr(piece * 16 + begin, length))
                     << piece << " " << begin << " " << length;
             }
@@ -97,8 +97,8 @@ TEST_F(StorageLayout, EveryBlockReadsTheRightBytes) {
 
 TEST_F(StorageLayout, BlockAcrossAZeroLengthFileHasOneSegmentPerFile) {
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
-    const block b = storage.read_block(0, 8, 8);  // a[8..10), empty1, b[0..6)
+    torrent_storage storage(meta_, dir_.path);
+    const block b = storage.read_block(cache, 0, 8, 8);  // a[8..10), empty1, b[0..6)
     ASSERT_EQ(b.segments().size(), 2u);
     EXPECT_EQ(b.segments()[0].iov_len, 2u);
     EXPECT_EQ(b.segments()[1].iov_len, 6u);
@@ -107,9 +107,9 @@ TEST_F(StorageLayout, BlockAcrossAZeroLengthFileHasOneSegmentPerFile) {
 
 TEST_F(StorageLayout, PadFilesReadAsZerosWithoutAFile) {
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
+    torrent_storage storage(meta_, dir_.path);
     EXPECT_FALSE(fs::exists(dir_.path / "t" / ".pad"));
-    const block b = storage.read_block(1, 1, 5);  // the pad file: bytes 17..22
+    const block b = storage.read_block(cache, 1, 1, 5);  // the pad file: bytes 17..22
     EXPECT_EQ(read(b), std::string(5, '\0'));
     EXPECT_EQ(cache.mapped_files(), 0u);
     EXPECT_TRUE(in_core(b));
@@ -117,37 +117,38 @@ TEST_F(StorageLayout, PadFilesReadAsZerosWithoutAFile) {
 
 TEST_F(StorageLayout, OutOfRangeThrows) {
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
-    EXPECT_THROW(storage.read_block(3, 0, 1), storage_error);
-    EXPECT_THROW(storage.read_block(0, 0, 0), storage_error);
-    EXPECT_THROW(storage.read_block(0, 0, 17), storage_error);
-    EXPECT_THROW(storage.read_block(0, 16, 1), storage_error);
-    EXPECT_THROW(storage.read_block(2, 0, 4), storage_error);
-    EXPECT_THROW(storage.read_block(2, 2, 0xffffffffu), storage_error);  // begin + length wraps
-    EXPECT_THROW(storage.read_block(0xffffffffu, 0, 1), storage_error);
-    EXPECT_NO_THROW(storage.read_block(2, 0, 3));
+    torrent_storage storage(meta_, dir_.path);
+    EXPECT_THROW(storage.read_block(cache, 3, 0, 1), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 0, 0, 0), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 0, 0, 17), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 0, 16, 1), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 2, 0, 4), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 2, 2, 0xffffffffu),
+                 storage_error);  // begin + length wraps
+    EXPECT_THROW(storage.read_block(cache, 0xffffffffu, 0, 1), storage_error);
+    EXPECT_NO_THROW(storage.read_block(cache, 2, 0, 3));
 }
 
 TEST_F(StorageLayout, WrongSizeOnDiskIsRefusedNotMapped) {
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
+    torrent_storage storage(meta_, dir_.path);
     fs::resize_file(dir_.path / "t" / "c", 5);
     try {
-        storage.read_block(2, 0, 3);
+        storage.read_block(cache, 2, 0, 3);
         ADD_FAILURE() << "no error";
     } catch (const storage_error& e) {
         EXPECT_NE(std::string(e.what()).find("t/c"), std::string::npos) << e.what();
     }
     fs::remove(dir_.path / "t" / "a");
-    EXPECT_THROW(storage.read_block(0, 0, 1), storage_error);
+    EXPECT_THROW(storage.read_block(cache, 0, 0, 1), storage_error);
     EXPECT_EQ(cache.mapped_files(), 0u);
 }
 
 TEST_F(StorageLayout, DescriptorsAreClosedAfterMapping) {
     file_cache cache;
-    torrent_storage storage(meta_, dir_.path, cache);
+    torrent_storage storage(meta_, dir_.path);
     const std::size_t before = open_fds();
-    const block b = storage.read_block(0, 0, 16);
+    const block b = storage.read_block(cache, 0, 0, 16);
     EXPECT_EQ(cache.mapped_files(), 2u);
     EXPECT_EQ(open_fds(), before);
     prefetch(b);
@@ -162,11 +163,11 @@ TEST(FileCache, BoundOnFilesIsRespectedAndMappingsReleased) {
         files.push_back({{"f" + std::to_string(i)}, pattern(100, 'f')});
     const metainfo meta = make_torrent(dir.path, "t", files, 100);
     file_cache cache(file_cache_limits{.max_files = 2});
-    torrent_storage storage(meta, dir.path, cache);
+    torrent_storage storage(meta, dir.path);
     {
         std::vector<block> held;
         for (std::uint32_t p = 0; p < 4; ++p)
-            held.push_back(storage.read_block(p, 0, 100));
+            held.push_back(storage.read_block(cache, p, 0, 100));
         EXPECT_EQ(cache.mapped_files(), 4u);  // pinned mappings are never released
         EXPECT_EQ(cache.unpinned_files(), 0u);
     }
@@ -178,7 +179,7 @@ TEST(FileCache, BoundOnFilesIsRespectedAndMappingsReleased) {
     EXPECT_TRUE(mapped_in_process(dir.path / "t" / "f2") ||
                 mapped_in_process(dir.path / "t" / "f3"));
     for (std::uint32_t p = 0; p < 6; ++p) {
-        EXPECT_EQ(read(storage.read_block(p, 0, 100)), files[p].bytes);
+        EXPECT_EQ(read(storage.read_block(cache, p, 0, 100)), files[p].bytes);
         EXPECT_LE(cache.mapped_files(), 2u);
     }
 }
@@ -190,9 +191,9 @@ TEST(FileCache, BoundOnBytes) {
         files.push_back({{"f" + std::to_string(i)}, pattern(1000, 'g')});
     const metainfo meta = make_torrent(dir.path, "t", files, 1000);
     file_cache cache(file_cache_limits{.max_bytes = 2500});
-    torrent_storage storage(meta, dir.path, cache);
+    torrent_storage storage(meta, dir.path);
     for (std::uint32_t p = 0; p < 4; ++p)
-        storage.read_block(p, 0, 10);
+        storage.read_block(cache, p, 0, 10);
     EXPECT_EQ(cache.mapped_files(), 2u);
     EXPECT_LE(cache.mapped_bytes(), 2500u);
 }
@@ -201,9 +202,9 @@ TEST(FileCache, TrimReleasesIdleMappings) {
     temp_dir dir("hekate-storage");
     const metainfo meta = make_torrent(dir.path, "t", {{{"a"}, "aaaa"}, {{"b"}, "bbbb"}}, 4);
     file_cache cache(file_cache_limits{.max_idle = std::chrono::seconds(30)});
-    torrent_storage storage(meta, dir.path, cache);
-    const block pinned = storage.read_block(0, 0, 4);
-    storage.read_block(1, 0, 4);
+    torrent_storage storage(meta, dir.path);
+    const block pinned = storage.read_block(cache, 0, 0, 4);
+    storage.read_block(cache, 1, 0, 4);
     EXPECT_EQ(cache.mapped_files(), 2u);
     const auto now = file_cache::clock::now();
     EXPECT_EQ(cache.trim(now), 0u);
@@ -235,8 +236,8 @@ TEST(Storage, LargePadRepeatsTheZeroBuffer) {
         dir.path, "t",
         {{{"a"}, "x"}, {{".pad", "p"}, std::string(200000, '\0'), true}, {{"b"}, "y"}}, 1 << 18);
     file_cache cache;
-    torrent_storage storage(meta, dir.path, cache);
-    const block b = storage.read_block(0, 0, 200002);
+    torrent_storage storage(meta, dir.path);
+    const block b = storage.read_block(cache, 0, 0, 200002);
     EXPECT_GE(b.segments().size(), 5u);  // 1 + ceil(200000 / 64 KiB) + 1
     std::string expected = "x" + std::string(200000, '\0') + "y";
     EXPECT_EQ(read(b), expected);
@@ -248,11 +249,11 @@ TEST(Storage, SingleFileTorrentWithALastOddPiece) {
     const metainfo meta =
         parse_metainfo(write_single_file_torrent(dir.path, "single.bin", data, 32768));
     file_cache cache;
-    torrent_storage storage(meta, dir.path, cache);
+    torrent_storage storage(meta, dir.path);
     ASSERT_EQ(meta.piece_size(3), 100000u - 3 * 32768);
-    EXPECT_EQ(read(storage.read_block(3, 1000, 696)), data.substr(3 * 32768 + 1000));
-    EXPECT_EQ(read(storage.read_block(2, 32000, 768)), data.substr(2 * 32768 + 32000, 768));
-    EXPECT_THROW(storage.read_block(3, 1000, 697), storage_error);
+    EXPECT_EQ(read(storage.read_block(cache, 3, 1000, 696)), data.substr(3 * 32768 + 1000));
+    EXPECT_EQ(read(storage.read_block(cache, 2, 32000, 768)), data.substr(2 * 32768 + 32000, 768));
+    EXPECT_THROW(storage.read_block(cache, 3, 1000, 697), storage_error);
 }
 
 }  // namespace
