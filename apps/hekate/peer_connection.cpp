@@ -198,7 +198,11 @@ bool peer_connection::consume(const char* data, std::size_t n) {
 bool peer_connection::handle(std::uint8_t id, std::string_view payload) {
     using wire::message_id;
     const std::int64_t now = loop_now();
-    log(log_level::messages, "{}: message {} ({} bytes)", remote_.to_string(), id, payload.size());
+    // Every message: its address is formatted (inet_ntop, allocations) only when printed.
+    if (log_enabled(log_level::messages)) {
+        log(log_level::messages, "{}: message {} ({} bytes)", remote_.to_string(), id,
+            payload.size());
+    }
     if (!wire::allowed(id, fast_, extensions_)) {
         log(log_level::connections, "{}: message id {} not negotiated, closing",
             remote_.to_string(), id);
