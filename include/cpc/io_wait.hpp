@@ -80,14 +80,15 @@ class io_wait_awaiter {
 
     bool watch(watcher& w, io_events kind) {
         w.self = this;
-        w.wake = [](detail::wait_link* l) noexcept {
+        static constexpr detail::waker ready{[](detail::wait_link* l) noexcept {
             io_wait_awaiter* self = static_cast<watcher*>(l)->self;
             self->stop_watching();
             // An interruption already on its way wins: it happened first.
             if (!self->interruption_.disarm()) return;
             self->ready_ = true;
             detail::wake_at(self->home_, self->frame_);
-        };
+        }};
+        w.wake = &ready;
         return loop_->watch_fd(fd_, kind, &w);
     }
 

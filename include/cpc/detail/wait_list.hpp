@@ -6,12 +6,22 @@
 
 namespace cpc::detail {
 
-// One waiter. `wake` is called (once) when the source it is linked into fires; by then the
-// link has already been removed from its list.
+struct wait_link;
+
+// What a waiter does when its source fires. A pointer to a waker rather than a function
+// pointer, so that a waker can carry data shared by many waiters: every scheduler has one
+// that resumes a condvar waiter there (scheduler.hpp), which spares each waiting frame a
+// pointer to its scheduler.
+struct waker {
+    void (*fire)(wait_link*) noexcept;
+};
+
+// One waiter. `wake->fire` is called (once) when the source it is linked into fires; by then
+// the link has already been removed from its list.
 struct wait_link {
     wait_link* prev = nullptr;
     wait_link* next = nullptr;
-    void (*wake)(wait_link*) noexcept = nullptr;
+    const waker* wake = nullptr;
 
     bool linked() const noexcept { return next != nullptr; }
 };
@@ -55,7 +65,7 @@ public:
     void wake_all() noexcept {
         for (std::size_t n = size_; n > 0; --n) {
             wait_link* l = pop_front();
-            l->wake(l);
+            l->wake->fire(l);
         }
     }
 
@@ -69,7 +79,7 @@ public:
     bool wake_one() noexcept {
         wait_link* l = pop_front();
         if (!l) return false;
-        l->wake(l);
+        l->wake->fire(l);
         return true;
     }
 
