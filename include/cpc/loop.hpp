@@ -63,7 +63,9 @@ class loop final : public scheduler {
     run_result run();
 
     // Thread-safe. From this loop's own kernel thread it is post(); from another one the
-    // handle goes through a locked queue and wakes the loop. The thread runs uncolored here.
+    // handle goes through a locked queue, and the sender writes the loop's eventfd only if
+    // the loop is blocked (or about to block) in the kernel: a busy loop finds the handle
+    // at its next iteration. The thread runs uncolored here.
     void schedule(std::coroutine_handle<> h) override;
 
     // Runs fn(*this, obj) on this loop's kernel thread at its next iteration (also when called
@@ -165,6 +167,9 @@ class loop final : public scheduler {
     std::vector<remote_item> remote_;
     std::vector<remote_item> draining_;  // swapped with remote_: no allocation per drain
     std::atomic<bool> remote_pending_{false};
+    // Set while the loop is blocked (or about to block) in the kernel: only then does a
+    // sender wake it through the eventfd.
+    std::atomic<bool> sleeping_{false};
 
     // Set while the loop runs inside a runtime.
     detail::runtime_state* rt_ = nullptr;

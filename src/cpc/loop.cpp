@@ -85,7 +85,10 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
         std::lock_guard lock(remote_mutex_);
         if (handed_over) handed_over->owner_.store(this, std::memory_order_release);
         remote_.push_back(item);
-        first = !remote_pending_.exchange(true, std::memory_order_release);
+        // seq_cst, with the load of sleeping_ below: Dekker's pattern against run(), which
+        // sets sleeping_ and then looks at remote_pending_ before it blocks. Either run()
+        // sees the item and does not block, or this sees it blocking and writes the eventfd.
+        first = !remote_pending_.exchange(true, std::memory_order_seq_cst);
         was_idle = idle_.load(std::memory_order_relaxed);
         rt = rt_;
     }
@@ -93,8 +96,12 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
     // end between the push and this.
     if (was_idle && rt) rt->unidle(*this);
     // From the loop itself (an interruption delivered later) no wake-up is needed: run()
-    // looks at the flag before it waits.
-    if (first && detail::tl_loop != this) backend_->wake();
+    // looks at the flag before it waits. Nor for a loop that is not blocked in the kernel:
+    // it finds the item at its next iteration, and the eventfd write (a system call, and
+    // the target's wake-up) is saved.
+    if (first && detail::tl_loop != this && sleeping_.load(std::memory_order_seq_cst)) {
+        backend_->wake();
+    }
 }
 
 void loop::drain_remote() {
@@ -293,8 +300,15 @@ run_result loop::run() {
         }
         std::int64_t timeout = -1;
         if (!timers_.empty()) timeout = std::max<std::int64_t>(timers_.next_deadline() - now_, 0);
-        if (remote_pending_.load(std::memory_order_relaxed)) timeout = 0;
+        if (timeout != 0) {
+            // About to block: from now on senders must write the eventfd (push_remote). The
+            // queue is looked at after the flag is set, so an item pushed before a sender
+            // could see the flag is found here.
+            sleeping_.store(true, std::memory_order_seq_cst);
+            if (remote_pending_.load(std::memory_order_seq_cst)) timeout = 0;
+        }
         poll(timeout);
+        sleeping_.store(false, std::memory_order_relaxed);
         // The loop may have slept in the kernel: threads woken by I/O or from another kernel
         // thread run next, and a sleep they start must be measured from the time now.
         update_now();
