@@ -54,7 +54,12 @@ task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* a
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
                               condvar* interrupt = nullptr);
 
-// Closes fd after the loop of this kernel thread (if any) forgets it; its waiters wake.
+// Closes fd after every loop that knows it forgets it, so that a later fd with the same
+// number starts afresh everywhere. Thread-safe. The loop of this kernel thread (if any)
+// forgets it at once and its waiters on fd wake; any other loop that has fd in its poll set
+// forgets it before its next io_wait and at its next iteration, waking its waiters then.
+// Starting an io_wait on fd on one loop while another closes it is a race in the program,
+// as with any use of an fd being closed.
 int close(int fd) noexcept;
 
 // Sets O_NONBLOCK on fd; returns the error, if any.

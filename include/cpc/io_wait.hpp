@@ -6,13 +6,12 @@
 // triggered: waiting on an fd that is already ready returns at the next loop iteration. On a
 // pool thread the kernel thread blocks in poll() and `interrupt` is not listened to.
 //
-// fds the loop has waited on must be closed with cpc::close (or loop::forget_fd), so that
-// the loop forgets them before the number is reused.
+// fds a loop has waited on must be closed with cpc::close, from any kernel thread, so that
+// every loop that knows them forgets them before the number is reused.
 //
 // The fd is watched by the loop the thread runs on. If the thread's color moves to another
 // loop meanwhile (runtime.hpp), readiness is still reported there and the thread resumes
-// where its color runs; its next io_wait watches fd from the new loop. cpc::close forgets
-// fd in the calling loop only: close an fd from the loop that waited on it last.
+// where its color runs; its next io_wait watches fd from the new loop.
 #pragma once
 
 #include <coroutine>

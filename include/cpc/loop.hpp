@@ -40,6 +40,9 @@ namespace detail {
 class io_backend;
 class fd_table;
 struct runtime_state;
+void register_loop(loop& l);
+void unregister_loop(loop& l) noexcept;
+void forget_everywhere(int fd, const loop* here) noexcept;
 }  // namespace detail
 
 struct run_result {
@@ -98,7 +101,8 @@ class loop final : public scheduler {
     bool watch_fd(int fd, io_events kind, detail::wait_link* l);
     void unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept;
     // Forgets what the loop knows of fd (call when it is closed: the kernel drops it from
-    // the poll set, and the number will be reused). Its waiters are woken.
+    // the poll set, and the number will be reused). Its waiters are woken. cpc::close calls
+    // it, and has every other loop that knows fd do the same.
     void forget_fd(int fd) noexcept;
     // Threads blocked on condvars: counted so that run() can report them.
     void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
@@ -116,6 +120,9 @@ class loop final : public scheduler {
     friend class color;
     friend class runtime;
     friend struct detail::runtime_state;
+    friend void detail::register_loop(loop& l);
+    friend void detail::unregister_loop(loop& l) noexcept;
+    friend void detail::forget_everywhere(int fd, const loop* here) noexcept;
 
     // An entry of the remote queue.
     struct remote_item {
@@ -146,6 +153,10 @@ class loop final : public scheduler {
     void withdraw_requests() noexcept;
     bool idle_step();
     void drain_remote();
+    // fd was closed by another kernel thread: forget it before the next io_wait and at the
+    // next iteration. Thread-safe.
+    void post_forget(int fd);
+    void apply_forgets() noexcept;
     bool nothing_left();
     void poll(std::int64_t timeout_ns);
     void fire_timers();
@@ -170,6 +181,11 @@ class loop final : public scheduler {
     // Set while the loop is blocked (or about to block) in the kernel: only then does a
     // sender wake it through the eventfd.
     std::atomic<bool> sleeping_{false};
+    // fds closed elsewhere that this loop had armed (under remote_mutex_; see fd_owners.hpp).
+    std::vector<int> forgets_;
+    std::vector<int> forgetting_;
+    std::atomic<bool> forgets_pending_{false};
+    unsigned fd_slot_ = 0;  // this loop's bit in the masks of fd_owners.hpp
 
     // Set while the loop runs inside a runtime.
     detail::runtime_state* rt_ = nullptr;

@@ -1,5 +1,7 @@
 #include "fd_table.hpp"
 
+#include "fd_owners.hpp"
+
 namespace cpc::detail {
 
 bool fd_table::watch(int fd, io_events kind, wait_link* l) {
@@ -7,6 +9,7 @@ bool fd_table::watch(int fd, io_events kind, wait_link* l) {
     entry& e = at(fd);
     if (!(e.armed & kind)) {
         if (backend_.set_interest(fd, e.armed, e.armed | kind) != 0) return false;
+        if (e.armed == 0) note_armed(fd, slot_);
         e.armed |= kind;
     }
     e.of(kind).push_back(l);
@@ -39,6 +42,7 @@ void fd_table::dispatch(int fd, unsigned kinds) noexcept {
     if (unwanted != 0 || e.armed == 0) {
         const unsigned keep = e.armed & ~unwanted;
         backend_.set_interest(fd, e.armed ? e.armed : in | out, keep);
+        if (keep == 0 && e.armed != 0) note_disarmed(fd, slot_);
         e.armed = keep;
     }
 }
@@ -46,6 +50,7 @@ void fd_table::dispatch(int fd, unsigned kinds) noexcept {
 void fd_table::forget(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return;
     entry& e = entries_[static_cast<std::size_t>(fd)];
+    if (e.armed != 0) note_disarmed(fd, slot_);
     e.armed = 0;
     wake(e.readers);
     wake(e.writers);

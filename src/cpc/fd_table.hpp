@@ -16,17 +16,18 @@ namespace cpc::detail {
 
 class fd_table {
 public:
-    explicit fd_table(io_backend& backend) : backend_(backend) {}
+  // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
+  fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
 
-    bool watch(int fd, io_events kind, wait_link* l);
-    void unwatch(int fd, io_events kind, wait_link* l) noexcept;
-    // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
-    void dispatch(int fd, unsigned kinds) noexcept;
-    // fd is being closed: wake its waiters, forget its interest (closing drops it from epoll).
-    void forget(int fd) noexcept;
+  bool watch(int fd, io_events kind, wait_link* l);
+  void unwatch(int fd, io_events kind, wait_link* l) noexcept;
+  // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
+  void dispatch(int fd, unsigned kinds) noexcept;
+  // fd is being closed: wake its waiters, forget its interest (closing drops it from epoll).
+  void forget(int fd) noexcept;
 
-    // Threads waiting on any fd.
-    std::size_t waiters() const noexcept { return waiters_; }
+  // Threads waiting on any fd.
+  std::size_t waiters() const noexcept { return waiters_; }
 
 private:
     struct entry {
@@ -44,6 +45,7 @@ private:
     std::size_t wake(wait_list& list) noexcept;
 
     io_backend& backend_;
+    const unsigned& slot_;
     std::deque<entry> entries_;
     std::size_t waiters_ = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "cpc/io_wait.hpp"
 #include "cpc/loop.hpp"
+#include "fd_owners.hpp"
 
 namespace cpc {
 
@@ -132,7 +133,9 @@ task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, c
 }
 
 int close(int fd) noexcept {
-    if (loop* l = loop::current()) l->forget_fd(fd);
+    loop* here = loop::current();
+    if (here) here->forget_fd(fd);
+    detail::forget_everywhere(fd, here);
     return ::close(fd);
 }
 

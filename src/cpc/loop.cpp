@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cpc/color.hpp"
+#include "fd_owners.hpp"
 #include "fd_table.hpp"
 #include "io_backend.hpp"
 #include "running_loops.hpp"
@@ -31,12 +32,15 @@ constexpr int kStealScan = 16;
 loop::loop()
     : scheduler(kind::loop),
       backend_(detail::make_epoll_backend()),
-      fds_(std::make_unique<detail::fd_table>(*backend_)) {
+      fds_(std::make_unique<detail::fd_table>(*backend_, fd_slot_)) {
     detail::ignore_sigpipe_by_default();
     update_now();
+    detail::register_loop(*this);  // last: nothing after it may throw
 }
 
-loop::~loop() = default;
+loop::~loop() {
+    detail::unregister_loop(*this);
+}
 
 void loop::update_now() noexcept {
     timespec ts;
@@ -50,6 +54,10 @@ void loop::add_timer(detail::timer_node* t, std::int64_t delay_ns) {
 }
 
 bool loop::watch_fd(int fd, io_events kind, detail::wait_link* l) {
+    // fd may reuse the number of one closed on another kernel thread since the last
+    // iteration: what this loop knew of that one goes first.
+    if (forgets_pending_.load(std::memory_order_acquire)) [[unlikely]]
+        apply_forgets();
     return fds_->watch(fd, kind, l);
 }
 
@@ -104,7 +112,32 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
     }
 }
 
+void loop::post_forget(int fd) {
+    bool first;
+    {
+        std::lock_guard lock(remote_mutex_);
+        forgets_.push_back(fd);
+        forgets_pending_.store(true, std::memory_order_release);
+        first = !remote_pending_.exchange(true, std::memory_order_seq_cst);
+    }
+    // Not counted as work for the end of a run: a loop with no waiter on fd only has to
+    // forget it before its next io_wait, which looks at forgets_pending_ first.
+    if (first && sleeping_.load(std::memory_order_seq_cst)) backend_->wake();
+}
+
+void loop::apply_forgets() noexcept {
+    {
+        std::lock_guard lock(remote_mutex_);
+        forgetting_.swap(forgets_);
+        forgets_pending_.store(false, std::memory_order_relaxed);
+    }
+    for (int fd : forgetting_)
+        fds_->forget(fd);
+    forgetting_.clear();
+}
+
 void loop::drain_remote() {
+    if (forgets_pending_.load(std::memory_order_acquire)) apply_forgets();
     {
         std::lock_guard lock(remote_mutex_);
         draining_.swap(remote_);
