@@ -15,21 +15,21 @@
 namespace cpc::detail {
 
 class fd_table {
-public:
-  // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
-  fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
+  public:
+    // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
+    fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
 
-  bool watch(int fd, io_events kind, wait_link* l);
-  void unwatch(int fd, io_events kind, wait_link* l) noexcept;
-  // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
-  void dispatch(int fd, unsigned kinds) noexcept;
-  // fd is being closed: wake its waiters, forget its interest (closing drops it from epoll).
-  void forget(int fd) noexcept;
+    bool watch(int fd, io_events kind, wait_link* l);
+    void unwatch(int fd, io_events kind, wait_link* l) noexcept;
+    // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
+    void dispatch(int fd, unsigned kinds) noexcept;
+    // fd is being closed: wake its waiters, forget its interest (closing drops it from epoll).
+    void forget(int fd) noexcept;
 
-  // Threads waiting on any fd.
-  std::size_t waiters() const noexcept { return waiters_; }
+    // Threads waiting on any fd.
+    std::size_t waiters() const noexcept { return waiters_; }
 
-private:
+  private:
     struct entry {
         wait_list readers;
         wait_list writers;
@@ -39,7 +39,8 @@ private:
 
     // Entries are never moved (wait lists point at themselves): a deque grows in place.
     entry& at(int fd) {
-        while (entries_.size() <= static_cast<std::size_t>(fd)) entries_.emplace_back();
+        while (entries_.size() <= static_cast<std::size_t>(fd))
+            entries_.emplace_back();
         return entries_[static_cast<std::size_t>(fd)];
     }
     std::size_t wake(wait_list& list) noexcept;

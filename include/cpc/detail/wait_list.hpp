@@ -29,7 +29,7 @@ struct wait_link {
 // Circular list with a sentinel: O(1) push, pop and removal of any link. Not copyable or
 // movable, since links point at the sentinel.
 class wait_list {
-public:
+  public:
     wait_list() noexcept { head_.prev = head_.next = &head_; }
     wait_list(const wait_list&) = delete;
     wait_list& operator=(const wait_list&) = delete;
@@ -72,7 +72,8 @@ public:
     // The list l is linked into, found by walking to the sentinel (the only link without a
     // wake function): O(length), for rare paths only, so that waiters need not store it.
     static wait_list& containing(wait_link* l) noexcept {
-        while (l->wake) l = l->next;
+        while (l->wake)
+            l = l->next;
         return *reinterpret_cast<wait_list*>(l);  // head_ is the first member
     }
 
@@ -83,7 +84,7 @@ public:
         return true;
     }
 
-private:
+  private:
     wait_link head_;  // must stay first (see containing)
     std::size_t size_ = 0;
 };
