@@ -1,6 +1,8 @@
 // cpc::runtime and cpc::color: one loop per kernel thread, colors, wake-ups across loops,
 // stealing, and the topology the loops are placed with.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -260,6 +262,71 @@ TEST(Runtime, CloseOnAnotherLoopWakesTheWaitersThere) {
     ASSERT_TRUE(woken.has_value());  // empty: the deadline passed, the close woke nobody
     EXPECT_TRUE(*woken);             // the next call on the fd tells what happened
     EXPECT_LT(since(start), 1s);
+}
+
+struct shared_listener {
+    int fd = -1;
+    sockaddr_in addr{};
+    std::atomic<int> accepted[2] = {0, 0};
+    std::atomic<int> failed{0};
+    std::atomic<bool> stopping{false};
+    std::atomic<int> stopped{0};
+    cpc::condvar stop;
+};
+
+cpc::task<void> accept_shared(shared_listener* l, int me) {
+    while (!l->stopping.load()) {
+        const cpc::accept_result a = co_await cpc::accept(l->fd, nullptr, nullptr, &l->stop, true);
+        if (a.error == std::errc::operation_canceled) continue;
+        if (!a) {
+            l->failed.fetch_add(1);
+            break;
+        }
+        l->accepted[me].fetch_add(1);
+        cpc::close(a.fd);
+    }
+    l->stopped.fetch_add(1);
+}
+
+cpc::task<void> connect_many(shared_listener* l, int n) {
+    for (int i = 0; i < n; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        const std::error_code e =
+            co_await cpc::connect(fd, reinterpret_cast<const sockaddr*>(&l->addr), sizeof l->addr);
+        EXPECT_FALSE(e) << e.message();
+        cpc::close(fd);
+    }
+    const auto start = clock::now();
+    while (l->accepted[0].load() + l->accepted[1].load() < n && since(start) < 5s)
+        co_await cpc::sleep(1ms);
+    // A signal sent while an acceptor is between two waits is lost: repeat until both left.
+    l->stopping.store(true);
+    while (l->stopped.load() < 2) {
+        l->stop.signal_all();
+        co_await cpc::sleep(1ms);
+    }
+}
+
+TEST(Runtime, EveryLoopAcceptsOnOneSharedListeningSocket) {
+    // Both loops wait on the same socket with EPOLLEXCLUSIVE; every connection is accepted
+    // exactly once, by one of them.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    shared_listener l;
+    l.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(l.fd, 0);
+    l.addr.sin_family = AF_INET;
+    l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof l.addr;
+    ASSERT_EQ(::bind(l.fd, reinterpret_cast<sockaddr*>(&l.addr), sizeof l.addr), 0);
+    ASSERT_EQ(::listen(l.fd, 64), 0);
+    ASSERT_EQ(::getsockname(l.fd, reinterpret_cast<sockaddr*>(&l.addr), &len), 0);
+    rt.spawn_on(rt.at(0), accept_shared(&l, 0));
+    rt.spawn_on(rt.at(1), accept_shared(&l, 1));
+    rt.spawn_on(rt.at(0), connect_many(&l, 50));
+    EXPECT_EQ(rt.run().blocked_threads, 0u);
+    cpc::close(l.fd);
+    EXPECT_EQ(l.failed.load(), 0);
+    EXPECT_EQ(l.accepted[0].load() + l.accepted[1].load(), 50);
 }
 
 TEST(Color, RecolorMovesTheThreadToTheColorsLoop) {

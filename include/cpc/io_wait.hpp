@@ -1,4 +1,5 @@
 // co_await cpc::io_wait(fd, cpc::in | cpc::out, interrupt): suspends until fd is ready.
+// cpc::exclusive may be added for an fd that several loops wait on at once (loop.hpp).
 //
 // Returns true when the kernel reports one of the requested kinds of readiness (or an error
 // or hang-up on fd, which the next read or write will report), false when interrupted by a
@@ -88,7 +89,7 @@ class io_wait_awaiter {
             detail::wake_at(self->home_, self->frame_);
         }};
         w.wake = &ready;
-        return loop_->watch_fd(fd_, kind, &w);
+        return loop_->watch_fd(fd_, static_cast<io_events>(kind | (events_ & exclusive)), &w);
     }
 
     void stop_watching() noexcept {

@@ -33,8 +33,12 @@ namespace cpc {
 class color;
 class runtime;
 
-// Readiness kinds for io_wait, combinable: cpc::in | cpc::out.
-enum io_events : unsigned { in = 1u, out = 2u };
+// Readiness kinds for io_wait, combinable: cpc::in | cpc::out. `exclusive` is a flag, not a
+// kind: the fd is shared by several loops that all wait on it (one listening socket accepted
+// on by every loop of a runtime), and the kernel wakes one blocked loop per event instead of
+// all of them (EPOLLEXCLUSIVE). Loops that are not blocked still see the readiness. Waits
+// on one fd from one loop must all use it or all not.
+enum io_events : unsigned { in = 1u, out = 2u, exclusive = 4u };
 
 namespace detail {
 class io_backend;
@@ -94,7 +98,8 @@ class loop final : public scheduler {
     void cancel_timer(detail::timer_node* t) noexcept {
         if (t->pending()) timers_.cancel(t);
     }
-    // Links l as a waiter for one readiness kind (in or out) of fd; l->wake is called when
+    // Links l as a waiter for one readiness kind (in or out, possibly with the exclusive
+    // flag) of fd; l->wake is called when
     // the kernel reports it (or an error or hang-up on fd). Returns false, linking nothing,
     // when the kernel cannot poll fd (a regular file, a bad fd): it counts as ready, and the
     // next call on it tells what is wrong.

@@ -4,13 +4,16 @@
 
 namespace cpc::detail {
 
-bool fd_table::watch(int fd, io_events kind, wait_link* l) {
+bool fd_table::watch(int fd, io_events kind_and_flags, wait_link* l) {
     if (fd < 0) return false;
+    const auto kind = static_cast<io_events>(kind_and_flags & (in | out));
+    const unsigned flags = kind_and_flags & exclusive;
     entry& e = at(fd);
-    if (!(e.armed & kind)) {
-        if (backend_.set_interest(fd, e.armed, e.armed | kind) != 0) return false;
+    if (!(e.armed & kind) || (e.armed & exclusive) != flags) {
+        const unsigned wanted = (e.armed & (in | out)) | kind | flags;
+        if (backend_.set_interest(fd, e.armed, wanted) != 0) return false;
         if (e.armed == 0) note_armed(fd, slot_);
-        e.armed |= kind;
+        e.armed = wanted;
     }
     e.of(kind).push_back(l);
     ++waiters_;
@@ -40,7 +43,8 @@ void fd_table::dispatch(int fd, unsigned kinds) noexcept {
     if ((kinds & out) && wake(e.writers) == 0) unwanted |= out;
     unwanted &= e.armed;
     if (unwanted != 0 || e.armed == 0) {
-        const unsigned keep = e.armed & ~unwanted;
+        unsigned keep = e.armed & ~unwanted;
+        if (!(keep & (in | out))) keep = 0;  // the exclusive flag alone is no interest
         backend_.set_interest(fd, e.armed ? e.armed : in | out, keep);
         if (keep == 0 && e.armed != 0) note_disarmed(fd, slot_);
         e.armed = keep;

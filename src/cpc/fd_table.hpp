@@ -19,6 +19,7 @@ class fd_table {
     // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
     fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
 
+    // kind: in or out, possibly with the exclusive flag.
     bool watch(int fd, io_events kind, wait_link* l);
     void unwatch(int fd, io_events kind, wait_link* l) noexcept;
     // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
@@ -33,7 +34,7 @@ class fd_table {
     struct entry {
         wait_list readers;
         wait_list writers;
-        unsigned armed = 0;  // kinds registered with the backend
+        unsigned armed = 0;  // kinds registered with the backend, and the exclusive flag
         wait_list& of(io_events kind) noexcept { return kind == in ? readers : writers; }
     };
 

@@ -108,7 +108,8 @@ task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
     });
 }
 
-task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt) {
+task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt,
+                           bool shared) {
     for (;;) {
         const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -118,7 +119,10 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (!would_block()) co_return accept_result{-1, last_error()};
-        if (!co_await io_wait(listen_fd, in, interrupt)) co_return accept_result{-1, interrupted()};
+        const unsigned events = shared ? in | exclusive : in;
+        if (!co_await io_wait(listen_fd, events, interrupt)) {
+            co_return accept_result{-1, interrupted()};
+        }
     }
 }
 
