@@ -229,7 +229,7 @@ struct listener {
             throw std::system_error(errno, std::generic_category(), "bind/listen");
         }
     }
-    ~listener() { close_fd(fd); }
+    ~listener() { cpc::close(fd); }
     listener(const listener&) = delete;
     listener& operator=(const listener&) = delete;
 };

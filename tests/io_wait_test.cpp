@@ -220,7 +220,7 @@ TEST(IoWait, RegularFileReturnsAtOnce) {
     run_main(body(fd, &results));
     EXPECT_LT(since(start), 1s);
     EXPECT_EQ(results, (std::vector<bool>{true, true, true, true}));
-    close_fd(fd);
+    cpc::close(fd);
 }
 
 TEST(IoWait, BadFdReturnsAtOnce) {

@@ -1,6 +1,12 @@
 // cpc::runtime and cpc::color: one loop per kernel thread, colors, wake-ups across loops,
 // stealing, and the topology the loops are placed with.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 #include <vector>
@@ -158,6 +164,169 @@ TEST(Runtime, DeadlineInterruptsASleepArmedOnAnotherLoop) {
     EXPECT_EQ(s.slept_on, &rt.at(1));
     EXPECT_FALSE(s.in_time);
     EXPECT_EQ(s.ended_on, &rt.at(0));
+}
+
+// What two loops' threads share in the close tests: each step is published by one loop and
+// polled by the other.
+struct close_steps {
+    std::atomic<int> step{0};
+    int fd = -1;  // published by step 1
+};
+
+cpc::task<void> wait_for_step(close_steps* s, int step) {
+    while (s->step.load() < step)
+        co_await cpc::sleep(100us);
+}
+
+cpc::task<bool> wait_readable(int fd) {
+    const bool ready = co_await cpc::io_wait(fd, cpc::in);
+    co_return ready;
+}
+
+cpc::task<void> write_byte_later(int fd) {
+    co_await cpc::sleep(2ms);
+    const char c = 'x';
+    EXPECT_EQ(::write(fd, &c, 1), 1);
+}
+
+TEST(Runtime, CloseOnAnotherLoopForgetsTheFdOnTheLoopThatWaitedOnIt) {
+    // Loop 0 waits on a pipe (its interest stays armed afterwards), loop 1 closes it, loop 0
+    // makes a new pipe that reuses the number and waits on it: it must really be watched.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    close_steps s;
+    struct seen {
+        int first_fd = -1;
+        int reused_fd = -2;
+        std::optional<bool> ready;
+    } r;
+    rt.spawn_on(rt.at(0), [](close_steps* s, seen* r) -> cpc::task<void> {
+        int p[2];
+        EXPECT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+        const char c = 'x';
+        EXPECT_EQ(::write(p[1], &c, 1), 1);
+        const bool first = co_await cpc::io_wait(p[0], cpc::in);
+        EXPECT_TRUE(first);
+        char got;
+        EXPECT_EQ(::read(p[0], &got, 1), 1);
+        // The write end stays open: its close would be a hang-up on p[0], which the loop
+        // would see and disarm by itself.
+        const int first_write_end = p[1];
+        r->first_fd = s->fd = p[0];
+        s->step.store(1);
+        co_await wait_for_step(s, 2);  // loop 1 closed p[0]
+        EXPECT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+        r->reused_fd = p[0];
+        ::close(first_write_end);
+        cpc::spawn(write_byte_later(p[1]));
+        r->ready = co_await cpc::with_timeout(2s, wait_readable(p[0]));
+        cpc::close(p[0]);
+        cpc::close(p[1]);
+    }(&s, &r));
+    rt.spawn_on(rt.at(1), [](close_steps* s) -> cpc::task<void> {
+        co_await wait_for_step(s, 1);
+        cpc::close(s->fd);
+        s->step.store(2);
+    }(&s));
+    rt.run();
+    ASSERT_EQ(r.reused_fd, r.first_fd);  // otherwise the test proves nothing
+    ASSERT_TRUE(r.ready.has_value());    // empty: the deadline passed, the fd was not watched
+    EXPECT_TRUE(*r.ready);
+}
+
+TEST(Runtime, CloseOnAnotherLoopWakesTheWaitersThere) {
+    // A closed fd leaves the poll set without an event: only the close can wake its waiters.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    close_steps s;
+    std::optional<bool> woken;
+    int write_end = -1;
+    rt.spawn_on(rt.at(0),
+                [](close_steps* s, std::optional<bool>* woken, int* write_end) -> cpc::task<void> {
+                    int p[2];
+                    EXPECT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+                    s->fd = p[0];
+                    *write_end = p[1];
+                    // Runs once this thread waits: only then may loop 1 close the fd.
+                    cpc::spawn([](close_steps* s) -> cpc::task<void> {
+                        s->step.store(1);
+                        co_return;
+                    }(s));
+                    *woken = co_await cpc::with_timeout(2s, wait_readable(p[0]));
+                }(&s, &woken, &write_end));
+    rt.spawn_on(rt.at(1), [](close_steps* s) -> cpc::task<void> {
+        co_await wait_for_step(s, 1);
+        cpc::close(s->fd);
+    }(&s));
+    const auto start = clock::now();
+    rt.run();
+    ::close(write_end);
+    ASSERT_TRUE(woken.has_value());  // empty: the deadline passed, the close woke nobody
+    EXPECT_TRUE(*woken);             // the next call on the fd tells what happened
+    EXPECT_LT(since(start), 1s);
+}
+
+struct shared_listener {
+    int fd = -1;
+    sockaddr_in addr{};
+    std::atomic<int> accepted[2] = {0, 0};
+    std::atomic<int> failed{0};
+    std::atomic<bool> stopping{false};
+    std::atomic<int> stopped{0};
+    cpc::condvar stop;
+};
+
+cpc::task<void> accept_shared(shared_listener* l, int me) {
+    while (!l->stopping.load()) {
+        const cpc::accept_result a = co_await cpc::accept(l->fd, nullptr, nullptr, &l->stop, true);
+        if (a.error == std::errc::operation_canceled) continue;
+        if (!a) {
+            l->failed.fetch_add(1);
+            break;
+        }
+        l->accepted[me].fetch_add(1);
+        cpc::close(a.fd);
+    }
+    l->stopped.fetch_add(1);
+}
+
+cpc::task<void> connect_many(shared_listener* l, int n) {
+    for (int i = 0; i < n; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        const std::error_code e =
+            co_await cpc::connect(fd, reinterpret_cast<const sockaddr*>(&l->addr), sizeof l->addr);
+        EXPECT_FALSE(e) << e.message();
+        cpc::close(fd);
+    }
+    const auto start = clock::now();
+    while (l->accepted[0].load() + l->accepted[1].load() < n && since(start) < 5s)
+        co_await cpc::sleep(1ms);
+    // A signal sent while an acceptor is between two waits is lost: repeat until both left.
+    l->stopping.store(true);
+    while (l->stopped.load() < 2) {
+        l->stop.signal_all();
+        co_await cpc::sleep(1ms);
+    }
+}
+
+TEST(Runtime, EveryLoopAcceptsOnOneSharedListeningSocket) {
+    // Both loops wait on the same socket with EPOLLEXCLUSIVE; every connection is accepted
+    // exactly once, by one of them.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    shared_listener l;
+    l.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(l.fd, 0);
+    l.addr.sin_family = AF_INET;
+    l.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof l.addr;
+    ASSERT_EQ(::bind(l.fd, reinterpret_cast<sockaddr*>(&l.addr), sizeof l.addr), 0);
+    ASSERT_EQ(::listen(l.fd, 64), 0);
+    ASSERT_EQ(::getsockname(l.fd, reinterpret_cast<sockaddr*>(&l.addr), &len), 0);
+    rt.spawn_on(rt.at(0), accept_shared(&l, 0));
+    rt.spawn_on(rt.at(1), accept_shared(&l, 1));
+    rt.spawn_on(rt.at(0), connect_many(&l, 50));
+    EXPECT_EQ(rt.run().blocked_threads, 0u);
+    cpc::close(l.fd);
+    EXPECT_EQ(l.failed.load(), 0);
+    EXPECT_EQ(l.accepted[0].load() + l.accepted[1].load(), 50);
 }
 
 TEST(Color, RecolorMovesTheThreadToTheColorsLoop) {

@@ -83,14 +83,6 @@ T run_main_value(cpc::task<T> t) {
     return std::move(*out);
 }
 
-// Closes fd the way io_wait.hpp asks: the loop that waited on it forgets it first. Outside any
-// loop that is the default loop (not running then), where the tests' threads ran: otherwise
-// its fd table keeps the fd armed, and a later fd with the same number is never watched.
-inline void close_fd(int fd) {
-    if (!cpc::loop::current()) cpc::default_loop().forget_fd(fd);
-    cpc::close(fd);
-}
-
 // Two connected non-blocking stream sockets, closed at the end of the scope.
 struct socket_pair {
     int fd[2] = {-1, -1};
@@ -104,12 +96,12 @@ struct socket_pair {
     ~socket_pair() { close_all(); }
     void close_all() {
         for (int& f : fd) {
-            if (f >= 0) close_fd(f);
+            if (f >= 0) cpc::close(f);
             f = -1;
         }
     }
     void close(int i) {
-        close_fd(fd[i]);
+        cpc::close(fd[i]);
         fd[i] = -1;
     }
 };
@@ -133,11 +125,11 @@ struct pipe_pair {
         close_write();
     }
     void close_read() {
-        if (read_end >= 0) close_fd(read_end);
+        if (read_end >= 0) cpc::close(read_end);
         read_end = -1;
     }
     void close_write() {
-        if (write_end >= 0) close_fd(write_end);
+        if (write_end >= 0) cpc::close(write_end);
         write_end = -1;
     }
 };

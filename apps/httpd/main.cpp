@@ -3,7 +3,10 @@
 //   httpd --root DIR [--port N] [--bind ADDR] [--policy active|accept] [--threads N] ...
 //
 // --threads N runs N event loops, one per core, each a whole server on the same port
-// (server_group.hpp); the default is every CPU the process may run on.
+// (server_group.hpp); the default is every CPU the process may run on. --listener tells how
+// connections reach the loops: one SO_REUSEPORT socket per loop (reuseport, the default),
+// or one listening socket that every loop waits on with EPOLLEXCLUSIVE (shared); see
+// docs/design.md, "Many loops", for how they compare.
 // --port 0 lets the kernel choose; the first line printed on stdout tells the port
 // ("httpd listening on ADDR:PORT"), so that tests can find it. SIGINT and SIGTERM stop the
 // server cleanly: no new connections, idle ones closed, requests in progress finished
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
     double send_timeout = 30;
     std::string policy = "active";
     unsigned threads = 0;
+    std::string listener = "reuseport";
 
     CLI::App app{"httpd: a static file server on the cpc runtime (cooperative threads)"};
     app.set_version_flag("--version", kVersion);
@@ -97,6 +101,11 @@ int main(int argc, char** argv) {
                    "event loops, each on its own core (0: one per CPU the process may run on)")
         ->capture_default_str()
         ->check(CLI::Range(0, 1024));
+    app.add_option("--listener", listener,
+                   "with several loops: one SO_REUSEPORT socket per loop (reuseport) or one "
+                   "socket all loops wait on (shared)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"shared", "reuseport"}));
     app.add_flag("--quiet", cfg.quiet, "print nothing but the first line");
     CLI11_PARSE(app, argc, argv);
 
@@ -114,7 +123,9 @@ int main(int argc, char** argv) {
     cpc::signal_watch signals({SIGINT, SIGTERM});
 
     if (threads == 0) threads = static_cast<unsigned>(cpc::topology::detect().size());
-    httpd::server_group s(cfg, threads);
+    httpd::server_group s(
+        cfg, threads,
+        listener == "shared" ? httpd::listener_design::shared : httpd::listener_design::reuseport);
     if (const std::string err = s.start(); !err.empty()) {
         std::fprintf(stderr, "httpd: %s\n", err.c_str());
         return 1;

@@ -278,15 +278,10 @@ server::server(server_config cfg)
 }
 
 server::~server() {
-    if (listen_fd_ >= 0) cpc::close(listen_fd_);
+    if (listen_fd_ >= 0 && cfg_.shared_listen_fd < 0) cpc::close(listen_fd_);
 }
 
-std::string server::start() {
-    if (std::string err = root_.open(cfg_.root); !err.empty()) return "document root " + err;
-    if (!cfg_.access_log.empty()) {
-        if (std::string err = log_.open(cfg_.access_log); !err.empty()) return "access log " + err;
-    }
-
+std::string open_listener(const server_config& cfg, int* fd_out, std::uint16_t* port) {
     // An IPv4 or IPv6 address; the socket is non-blocking, so that cpc::accept waits for
     // readiness instead of blocking the loop.
     sockaddr_storage addr{};
@@ -295,39 +290,53 @@ std::string server::start() {
     {
         auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
         auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
-        if (::inet_pton(AF_INET, cfg_.bind_address.c_str(), &a4->sin_addr) == 1) {
+        if (::inet_pton(AF_INET, cfg.bind_address.c_str(), &a4->sin_addr) == 1) {
             a4->sin_family = AF_INET;
-            a4->sin_port = htons(cfg_.port);
+            a4->sin_port = htons(cfg.port);
             addr_len = sizeof *a4;
-        } else if (::inet_pton(AF_INET6, cfg_.bind_address.c_str(), &a6->sin6_addr) == 1) {
+        } else if (::inet_pton(AF_INET6, cfg.bind_address.c_str(), &a6->sin6_addr) == 1) {
             family = AF_INET6;
             a6->sin6_family = AF_INET6;
-            a6->sin6_port = htons(cfg_.port);
+            a6->sin6_port = htons(cfg.port);
             addr_len = sizeof *a6;
         } else {
-            return "bad bind address: " + cfg_.bind_address;
+            return "bad bind address: " + cfg.bind_address;
         }
     }
     const int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return std::string("socket: ") + std::strerror(errno);
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (cfg_.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    if (cfg.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         const int err = errno;
         ::close(fd);
         return std::string("SO_REUSEPORT: ") + std::strerror(err);
     }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 ||
-        ::listen(fd, cfg_.backlog) != 0) {
+        ::listen(fd, cfg.backlog) != 0) {
         const int err = errno;
         ::close(fd);
-        return cfg_.bind_address + ":" + std::to_string(cfg_.port) + ": " + std::strerror(err);
+        return cfg.bind_address + ":" + std::to_string(cfg.port) + ": " + std::strerror(err);
     }
     socklen_t len = sizeof addr;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
+    *port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&addr)->sin_port
                                     : reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-    listen_fd_ = fd;
+    *fd_out = fd;
+    return {};
+}
+
+std::string server::start() {
+    if (std::string err = root_.open(cfg_.root); !err.empty()) return "document root " + err;
+    if (!cfg_.access_log.empty()) {
+        if (std::string err = log_.open(cfg_.access_log); !err.empty()) return "access log " + err;
+    }
+    if (cfg_.shared_listen_fd >= 0) {
+        listen_fd_ = cfg_.shared_listen_fd;
+        port_ = cfg_.port;
+    } else if (std::string err = open_listener(cfg_, &listen_fd_, &port_); !err.empty()) {
+        return err;
+    }
 
     max_connections_ = cfg_.max_connections;
     if (max_connections_ == 0) {
@@ -368,8 +377,9 @@ cpc::task<void> server::listener() {
         }
         sockaddr_in6 peer{};
         socklen_t peer_len = sizeof peer;
-        const cpc::accept_result a = co_await cpc::accept(
-            listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, &listener_wake_);
+        const cpc::accept_result a =
+            co_await cpc::accept(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
+                                 &listener_wake_, cfg_.shared_listen_fd >= 0);
         if (!a) {
             if (a.error == std::errc::operation_canceled) continue;  // stop(), or a close
             // Out of descriptors (EMFILE, ENFILE) or kernel memory: the connection waits in
@@ -391,7 +401,8 @@ cpc::task<void> server::listener() {
         cpc::spawn(serve(a.fd, peer));
         if (cfg_.policy == accept_policy::active) co_await cpc::sleep(0ms);
     }
-    cpc::close(listen_fd_);  // new connections are refused from now on
+    // New connections are refused from now on (a shared socket: once its last server stops).
+    if (cfg_.shared_listen_fd < 0) cpc::close(listen_fd_);
     listen_fd_ = -1;
 }
 

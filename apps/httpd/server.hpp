@@ -67,6 +67,10 @@ struct server_config {
     // Several servers of one process listen on the same port (one per loop, server_group):
     // the socket is bound with SO_REUSEPORT and the kernel spreads connections over them.
     bool reuse_port = false;
+    // Several servers of one process accept on one socket (server_group's shared listener):
+    // this server uses that fd instead of opening one, accepts with cpc::exclusive waits, and
+    // leaves closing it to whoever opened it. -1: the server opens and closes its own.
+    int shared_listen_fd = -1;
     // How many servers share the process's descriptors: each takes this share of the
     // RLIMIT_NOFILE-derived connection cap.
     unsigned descriptor_shares = 1;
@@ -81,6 +85,11 @@ struct server_stats {
     std::uint64_t responses = 0;                   // responses sent (or attempted)
     std::uint64_t accepted_at_first_response = 0;  // how many were accepted when one was sent
 };
+
+// Opens cfg's listening socket (non-blocking, bound to bind_address:port, SO_REUSEPORT if
+// cfg.reuse_port) into *fd and the port it got into *port. Returns an error message, empty on
+// success.
+std::string open_listener(const server_config& cfg, int* fd, std::uint16_t* port);
 
 class server {
   public:

@@ -14,12 +14,13 @@ cpc::task<void> stop_server(server& s) {
 
 }  // namespace
 
-server_group::server_group(server_config cfg, unsigned loops) : cfg_(std::move(cfg)) {
+server_group::server_group(server_config cfg, unsigned loops, listener_design design)
+    : cfg_(std::move(cfg)), design_(design) {
     loops = std::max(loops, 1u);
     if (loops > 1) {
         runtime_ = std::make_unique<cpc::runtime>(cpc::runtime_options{.threads = loops});
         loops = static_cast<unsigned>(runtime_->size());
-        cfg_.reuse_port = true;
+        cfg_.reuse_port = design_ == listener_design::reuseport;
         cfg_.descriptor_shares = loops;
         cfg_.cache_size /= loops;
         if (cfg_.max_connections != 0) {
@@ -29,9 +30,17 @@ server_group::server_group(server_config cfg, unsigned loops) : cfg_(std::move(c
     loops_ = loops;
 }
 
-server_group::~server_group() = default;
+server_group::~server_group() {
+    if (shared_fd_ >= 0) cpc::close(shared_fd_);
+}
 
 std::string server_group::start() {
+    if (runtime_ && design_ == listener_design::shared && shared_fd_ < 0) {
+        if (std::string err = open_listener(cfg_, &shared_fd_, &cfg_.port); !err.empty()) {
+            return err;
+        }
+        cfg_.shared_listen_fd = shared_fd_;
+    }
     while (servers_.size() < loops_) {
         servers_.push_back(std::make_unique<server>(cfg_));
         if (std::string err = servers_.back()->start(); !err.empty()) return err;
@@ -48,10 +57,19 @@ cpc::run_result server_group::run(cpc::task<void> control) {
         return cpc::main_loop();
     }
     runtime_->spawn_on(runtime_->at(0), std::move(control));
+    listening_.store(servers_.size());
     for (std::size_t i = 0; i < servers_.size(); ++i) {
-        runtime_->spawn_on(runtime_->at(i), servers_[i]->listener());
+        runtime_->spawn_on(runtime_->at(i), listen(i));
     }
     return runtime_->run();
+}
+
+cpc::task<void> server_group::listen(std::size_t i) {
+    co_await servers_[i]->listener();
+    if (listening_.fetch_sub(1) == 1 && shared_fd_ >= 0) {
+        cpc::close(shared_fd_);  // new connections are refused from now on
+        shared_fd_ = -1;
+    }
 }
 
 void server_group::stop() {

@@ -16,7 +16,6 @@
 #include <cstddef>
 
 #include "cpc/detail/shared_wait_list.hpp"
-#include "cpc/detail/wake.hpp"
 #include "cpc/loop.hpp"
 
 namespace cpc {
@@ -49,7 +48,8 @@ class condvar::awaiter : detail::wait_link {
   public:
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
     // cv_ is needed only until the thread is linked: the frame of an idle thread is all its
-    // memory, so the awaiter keeps no more than the link, the frame and where to resume it.
+    // memory, so the awaiter keeps no more than the link and the frame. Where to resume it
+    // (its loop or its color) is the link's waker: its scheduler's blocked_waker().
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
     // A frame destroyed while it waits (teardown of a blocked thread) leaves the list.
@@ -65,24 +65,19 @@ class condvar::awaiter : detail::wait_link {
     void await_suspend(std::coroutine_handle<> h) noexcept {
         condvar* cv = cv_;
         frame_ = h;
-        home_ = detail::tl_scheduler;
+        wake = detail::tl_scheduler->blocked_waker();
         detail::tl_loop->add_blocked(1);
-        wake = [](detail::wait_link* l) noexcept {
-            // Counted on the signaller's loop: the runtime sums the counts of its loops.
-            detail::tl_loop->add_blocked(-1);
-            auto* self = static_cast<awaiter*>(l);
-            detail::wake_at(self->home_, self->frame_);
-        };
         cv->waiters_.push_back(this);
     }
     void await_resume() const noexcept {}
 
   private:
+    friend void detail::resume_blocked(detail::wait_link* l) noexcept;
+
     union {
         condvar* cv_;                    // until await_suspend
         std::coroutine_handle<> frame_;  // from then on
     };
-    scheduler* home_ = nullptr;
 };
 
 inline condvar::awaiter condvar::wait() noexcept {

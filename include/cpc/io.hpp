@@ -47,14 +47,21 @@ task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt 
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
                          condvar* interrupt = nullptr);
 // The accepted fd is non-blocking and close-on-exec. ECONNABORTED is retried; EMFILE and
-// ENFILE come back as errors so that the server decides how to back off.
+// ENFILE come back as errors so that the server decides how to back off. `shared`: several
+// loops accept on listen_fd at once; each waits with cpc::exclusive (loop.hpp), so that a
+// new connection wakes one sleeping loop rather than all of them.
 task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr,
-                           condvar* interrupt = nullptr);
+                           condvar* interrupt = nullptr, bool shared = false);
 // fd must be a non-blocking socket. Returns the connection's outcome.
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
                               condvar* interrupt = nullptr);
 
-// Closes fd after the loop of this kernel thread (if any) forgets it; its waiters wake.
+// Closes fd after every loop that knows it forgets it, so that a later fd with the same
+// number starts afresh everywhere. Thread-safe. The loop of this kernel thread (if any)
+// forgets it at once and its waiters on fd wake; any other loop that has fd in its poll set
+// forgets it before its next io_wait and at its next iteration, waking its waiters then.
+// Starting an io_wait on fd on one loop while another closes it is a race in the program,
+// as with any use of an fd being closed.
 int close(int fd) noexcept;
 
 // Sets O_NONBLOCK on fd; returns the error, if any.

@@ -1,4 +1,5 @@
 // co_await cpc::io_wait(fd, cpc::in | cpc::out, interrupt): suspends until fd is ready.
+// cpc::exclusive may be added for an fd that several loops wait on at once (loop.hpp).
 //
 // Returns true when the kernel reports one of the requested kinds of readiness (or an error
 // or hang-up on fd, which the next read or write will report), false when interrupted by a
@@ -6,13 +7,12 @@
 // triggered: waiting on an fd that is already ready returns at the next loop iteration. On a
 // pool thread the kernel thread blocks in poll() and `interrupt` is not listened to.
 //
-// fds the loop has waited on must be closed with cpc::close (or loop::forget_fd), so that
-// the loop forgets them before the number is reused.
+// fds a loop has waited on must be closed with cpc::close, from any kernel thread, so that
+// every loop that knows them forgets them before the number is reused.
 //
 // The fd is watched by the loop the thread runs on. If the thread's color moves to another
 // loop meanwhile (runtime.hpp), readiness is still reported there and the thread resumes
-// where its color runs; its next io_wait watches fd from the new loop. cpc::close forgets
-// fd in the calling loop only: close an fd from the loop that waited on it last.
+// where its color runs; its next io_wait watches fd from the new loop.
 #pragma once
 
 #include <coroutine>
@@ -80,15 +80,16 @@ class io_wait_awaiter {
 
     bool watch(watcher& w, io_events kind) {
         w.self = this;
-        w.wake = [](detail::wait_link* l) noexcept {
+        static constexpr detail::waker ready{[](detail::wait_link* l) noexcept {
             io_wait_awaiter* self = static_cast<watcher*>(l)->self;
             self->stop_watching();
             // An interruption already on its way wins: it happened first.
             if (!self->interruption_.disarm()) return;
             self->ready_ = true;
             detail::wake_at(self->home_, self->frame_);
-        };
-        return loop_->watch_fd(fd_, kind, &w);
+        }};
+        w.wake = &ready;
+        return loop_->watch_fd(fd_, static_cast<io_events>(kind | (events_ & exclusive)), &w);
     }
 
     void stop_watching() noexcept {

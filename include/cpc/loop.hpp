@@ -33,13 +33,20 @@ namespace cpc {
 class color;
 class runtime;
 
-// Readiness kinds for io_wait, combinable: cpc::in | cpc::out.
-enum io_events : unsigned { in = 1u, out = 2u };
+// Readiness kinds for io_wait, combinable: cpc::in | cpc::out. `exclusive` is a flag, not a
+// kind: the fd is shared by several loops that all wait on it (one listening socket accepted
+// on by every loop of a runtime), and the kernel wakes one blocked loop per event instead of
+// all of them (EPOLLEXCLUSIVE). Loops that are not blocked still see the readiness. Waits
+// on one fd from one loop must all use it or all not.
+enum io_events : unsigned { in = 1u, out = 2u, exclusive = 4u };
 
 namespace detail {
 class io_backend;
 class fd_table;
 struct runtime_state;
+void register_loop(loop& l);
+void unregister_loop(loop& l) noexcept;
+void forget_everywhere(int fd, const loop* here) noexcept;
 }  // namespace detail
 
 struct run_result {
@@ -63,7 +70,9 @@ class loop final : public scheduler {
     run_result run();
 
     // Thread-safe. From this loop's own kernel thread it is post(); from another one the
-    // handle goes through a locked queue and wakes the loop. The thread runs uncolored here.
+    // handle goes through a locked queue, and the sender writes the loop's eventfd only if
+    // the loop is blocked (or about to block) in the kernel: a busy loop finds the handle
+    // at its next iteration. The thread runs uncolored here.
     void schedule(std::coroutine_handle<> h) override;
 
     // Runs fn(*this, obj) on this loop's kernel thread at its next iteration (also when called
@@ -89,14 +98,16 @@ class loop final : public scheduler {
     void cancel_timer(detail::timer_node* t) noexcept {
         if (t->pending()) timers_.cancel(t);
     }
-    // Links l as a waiter for one readiness kind (in or out) of fd; l->wake is called when
+    // Links l as a waiter for one readiness kind (in or out, possibly with the exclusive
+    // flag) of fd; l->wake is called when
     // the kernel reports it (or an error or hang-up on fd). Returns false, linking nothing,
     // when the kernel cannot poll fd (a regular file, a bad fd): it counts as ready, and the
     // next call on it tells what is wrong.
     bool watch_fd(int fd, io_events kind, detail::wait_link* l);
     void unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept;
     // Forgets what the loop knows of fd (call when it is closed: the kernel drops it from
-    // the poll set, and the number will be reused). Its waiters are woken.
+    // the poll set, and the number will be reused). Its waiters are woken. cpc::close calls
+    // it, and has every other loop that knows fd do the same.
     void forget_fd(int fd) noexcept;
     // Threads blocked on condvars: counted so that run() can report them.
     void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
@@ -114,6 +125,9 @@ class loop final : public scheduler {
     friend class color;
     friend class runtime;
     friend struct detail::runtime_state;
+    friend void detail::register_loop(loop& l);
+    friend void detail::unregister_loop(loop& l) noexcept;
+    friend void detail::forget_everywhere(int fd, const loop* here) noexcept;
 
     // An entry of the remote queue.
     struct remote_item {
@@ -144,6 +158,10 @@ class loop final : public scheduler {
     void withdraw_requests() noexcept;
     bool idle_step();
     void drain_remote();
+    // fd was closed by another kernel thread: forget it before the next io_wait and at the
+    // next iteration. Thread-safe.
+    void post_forget(int fd);
+    void apply_forgets() noexcept;
     bool nothing_left();
     void poll(std::int64_t timeout_ns);
     void fire_timers();
@@ -165,6 +183,14 @@ class loop final : public scheduler {
     std::vector<remote_item> remote_;
     std::vector<remote_item> draining_;  // swapped with remote_: no allocation per drain
     std::atomic<bool> remote_pending_{false};
+    // Set while the loop is blocked (or about to block) in the kernel: only then does a
+    // sender wake it through the eventfd.
+    std::atomic<bool> sleeping_{false};
+    // fds closed elsewhere that this loop had armed (under remote_mutex_; see fd_owners.hpp).
+    std::vector<int> forgets_;
+    std::vector<int> forgetting_;
+    std::atomic<bool> forgets_pending_{false};
+    unsigned fd_slot_ = 0;  // this loop's bit in the masks of fd_owners.hpp
 
     // Set while the loop runs inside a runtime.
     detail::runtime_state* rt_ = nullptr;

@@ -5,13 +5,33 @@
 
 #include <coroutine>
 
+#include "cpc/detail/wait_list.hpp"
+
 namespace cpc {
+
+class scheduler;
+
+namespace detail {
+
+// The waker of a thread blocked on a condvar, one per scheduler: the waiter's link points at
+// the waker of the scheduler it waited from, so the frame of an idle thread keeps no pointer
+// to its scheduler.
+struct home_waker : waker {
+    scheduler* home;
+};
+
+// The fire function of every home_waker (src/cpc/condvar.cpp): resumes the condvar waiter
+// at its home.
+void resume_blocked(wait_link* l) noexcept;
+
+}  // namespace detail
 
 class scheduler {
   public:
     enum class kind { loop, pool, color };
 
-    explicit scheduler(kind k) noexcept : kind_(k) {}
+    explicit scheduler(kind k) noexcept
+        : kind_(k), blocked_waker_{{&detail::resume_blocked}, this} {}
     virtual ~scheduler() = default;
     scheduler(const scheduler&) = delete;
     scheduler& operator=(const scheduler&) = delete;
@@ -21,8 +41,12 @@ class scheduler {
 
     kind type() const noexcept { return kind_; }
 
+    // The waker of a condvar waiter that waited from this scheduler.
+    const detail::waker* blocked_waker() const noexcept { return &blocked_waker_; }
+
   private:
     kind kind_;
+    detail::home_waker blocked_waker_;
 };
 
 }  // namespace cpc

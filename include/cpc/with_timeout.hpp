@@ -11,6 +11,14 @@
 // value is dropped), else its value. For task<void>, returns true when it ended in time.
 // Exceptions from the task propagate. On a pool thread no deadline can interrupt blocking
 // calls: the task runs to its end.
+//
+// In a cpc::runtime, a colored thread's color is pinned to its loop while the thread is inside
+// with_timeout (from the call until it returns): stealing never moves that color meanwhile,
+// because the deadline's timer lives on the loop that armed it and must be cancelled there.
+// A color whose threads spend their whole life inside with_timeout is therefore never
+// balanced by stealing; recolor (or spawn in) a color of another loop to move work
+// explicitly. Uncolored threads never move anyway. The task may still recolor or attach
+// elsewhere inside with_timeout: the deadline reaches its waits on any loop.
 #pragma once
 
 #include <chrono>

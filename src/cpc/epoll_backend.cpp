@@ -21,6 +21,10 @@ std::system_error errno_error(const char* what) {
 }
 
 unsigned to_epoll(unsigned kinds) {
+    // EPOLLEXCLUSIVE admits no EPOLLRDHUP (EINVAL); a hang-up still reports EPOLLIN.
+    if (kinds & exclusive) {
+        return ((kinds & in) ? EPOLLIN : 0u) | ((kinds & out) ? EPOLLOUT : 0u) | EPOLLEXCLUSIVE;
+    }
     return ((kinds & in) ? EPOLLIN | EPOLLRDHUP : 0u) | ((kinds & out) ? EPOLLOUT : 0u);
 }
 
@@ -51,6 +55,11 @@ public:
         if (wanted == 0) {
             ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
             return 0;
+        }
+        // An exclusive registration cannot be modified (EINVAL): it is replaced.
+        if (current && ((current | wanted) & exclusive)) {
+            ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev);
+            current = 0;
         }
         int op = current ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (::epoll_ctl(epfd_, op, fd, &ev) == 0) return 0;

@@ -15,9 +15,11 @@
 namespace cpc::detail {
 
 class fd_table {
-public:
-    explicit fd_table(io_backend& backend) : backend_(backend) {}
+  public:
+    // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
+    fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
 
+    // kind: in or out, possibly with the exclusive flag.
     bool watch(int fd, io_events kind, wait_link* l);
     void unwatch(int fd, io_events kind, wait_link* l) noexcept;
     // Wakes the waiters of the kinds the kernel reported; disarms kinds nobody waited for.
@@ -28,22 +30,24 @@ public:
     // Threads waiting on any fd.
     std::size_t waiters() const noexcept { return waiters_; }
 
-private:
+  private:
     struct entry {
         wait_list readers;
         wait_list writers;
-        unsigned armed = 0;  // kinds registered with the backend
+        unsigned armed = 0;  // kinds registered with the backend, and the exclusive flag
         wait_list& of(io_events kind) noexcept { return kind == in ? readers : writers; }
     };
 
     // Entries are never moved (wait lists point at themselves): a deque grows in place.
     entry& at(int fd) {
-        while (entries_.size() <= static_cast<std::size_t>(fd)) entries_.emplace_back();
+        while (entries_.size() <= static_cast<std::size_t>(fd))
+            entries_.emplace_back();
         return entries_[static_cast<std::size_t>(fd)];
     }
     std::size_t wake(wait_list& list) noexcept;
 
     io_backend& backend_;
+    const unsigned& slot_;
     std::deque<entry> entries_;
     std::size_t waiters_ = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "cpc/io_wait.hpp"
 #include "cpc/loop.hpp"
+#include "fd_owners.hpp"
 
 namespace cpc {
 
@@ -107,7 +108,8 @@ task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
     });
 }
 
-task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt) {
+task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt,
+                           bool shared) {
     for (;;) {
         const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -117,7 +119,10 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (!would_block()) co_return accept_result{-1, last_error()};
-        if (!co_await io_wait(listen_fd, in, interrupt)) co_return accept_result{-1, interrupted()};
+        const unsigned events = shared ? in | exclusive : in;
+        if (!co_await io_wait(listen_fd, events, interrupt)) {
+            co_return accept_result{-1, interrupted()};
+        }
     }
 }
 
@@ -132,7 +137,9 @@ task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, c
 }
 
 int close(int fd) noexcept {
-    if (loop* l = loop::current()) l->forget_fd(fd);
+    loop* here = loop::current();
+    if (here) here->forget_fd(fd);
+    detail::forget_everywhere(fd, here);
     return ::close(fd);
 }
 

@@ -17,9 +17,10 @@ class io_backend {
 public:
     virtual ~io_backend() = default;
 
-    // Sets which readiness kinds (cpc::in | cpc::out, or 0) the kernel reports for fd;
-    // `current` is what was set before (0: fd is not in the set). Returns 0, or the errno
-    // with which the kernel refused (EPERM for a regular file, EBADF...).
+    // Sets which readiness kinds (cpc::in | cpc::out, or 0) the kernel reports for fd, with
+    // the cpc::exclusive flag or not; `current` is what was set before (0: fd is not in the
+    // set). Returns 0, or the errno with which the kernel refused (EPERM for a regular file,
+    // EBADF...).
     virtual int set_interest(int fd, unsigned current, unsigned wanted) noexcept = 0;
 
     // Waits up to timeout_ns (negative: without limit; 0: just looks) for readiness or for

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cpc/color.hpp"
+#include "fd_owners.hpp"
 #include "fd_table.hpp"
 #include "io_backend.hpp"
 #include "running_loops.hpp"
@@ -31,12 +32,15 @@ constexpr int kStealScan = 16;
 loop::loop()
     : scheduler(kind::loop),
       backend_(detail::make_epoll_backend()),
-      fds_(std::make_unique<detail::fd_table>(*backend_)) {
+      fds_(std::make_unique<detail::fd_table>(*backend_, fd_slot_)) {
     detail::ignore_sigpipe_by_default();
     update_now();
+    detail::register_loop(*this);  // last: nothing after it may throw
 }
 
-loop::~loop() = default;
+loop::~loop() {
+    detail::unregister_loop(*this);
+}
 
 void loop::update_now() noexcept {
     timespec ts;
@@ -50,6 +54,10 @@ void loop::add_timer(detail::timer_node* t, std::int64_t delay_ns) {
 }
 
 bool loop::watch_fd(int fd, io_events kind, detail::wait_link* l) {
+    // fd may reuse the number of one closed on another kernel thread since the last
+    // iteration: what this loop knew of that one goes first.
+    if (forgets_pending_.load(std::memory_order_acquire)) [[unlikely]]
+        apply_forgets();
     return fds_->watch(fd, kind, l);
 }
 
@@ -85,7 +93,10 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
         std::lock_guard lock(remote_mutex_);
         if (handed_over) handed_over->owner_.store(this, std::memory_order_release);
         remote_.push_back(item);
-        first = !remote_pending_.exchange(true, std::memory_order_release);
+        // seq_cst, with the load of sleeping_ below: Dekker's pattern against run(), which
+        // sets sleeping_ and then looks at remote_pending_ before it blocks. Either run()
+        // sees the item and does not block, or this sees it blocking and writes the eventfd.
+        first = !remote_pending_.exchange(true, std::memory_order_seq_cst);
         was_idle = idle_.load(std::memory_order_relaxed);
         rt = rt_;
     }
@@ -93,11 +104,40 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
     // end between the push and this.
     if (was_idle && rt) rt->unidle(*this);
     // From the loop itself (an interruption delivered later) no wake-up is needed: run()
-    // looks at the flag before it waits.
-    if (first && detail::tl_loop != this) backend_->wake();
+    // looks at the flag before it waits. Nor for a loop that is not blocked in the kernel:
+    // it finds the item at its next iteration, and the eventfd write (a system call, and
+    // the target's wake-up) is saved.
+    if (first && detail::tl_loop != this && sleeping_.load(std::memory_order_seq_cst)) {
+        backend_->wake();
+    }
+}
+
+void loop::post_forget(int fd) {
+    bool first;
+    {
+        std::lock_guard lock(remote_mutex_);
+        forgets_.push_back(fd);
+        forgets_pending_.store(true, std::memory_order_release);
+        first = !remote_pending_.exchange(true, std::memory_order_seq_cst);
+    }
+    // Not counted as work for the end of a run: a loop with no waiter on fd only has to
+    // forget it before its next io_wait, which looks at forgets_pending_ first.
+    if (first && sleeping_.load(std::memory_order_seq_cst)) backend_->wake();
+}
+
+void loop::apply_forgets() noexcept {
+    {
+        std::lock_guard lock(remote_mutex_);
+        forgetting_.swap(forgets_);
+        forgets_pending_.store(false, std::memory_order_relaxed);
+    }
+    for (int fd : forgetting_)
+        fds_->forget(fd);
+    forgetting_.clear();
 }
 
 void loop::drain_remote() {
+    if (forgets_pending_.load(std::memory_order_acquire)) apply_forgets();
     {
         std::lock_guard lock(remote_mutex_);
         draining_.swap(remote_);
@@ -293,8 +333,15 @@ run_result loop::run() {
         }
         std::int64_t timeout = -1;
         if (!timers_.empty()) timeout = std::max<std::int64_t>(timers_.next_deadline() - now_, 0);
-        if (remote_pending_.load(std::memory_order_relaxed)) timeout = 0;
+        if (timeout != 0) {
+            // About to block: from now on senders must write the eventfd (push_remote). The
+            // queue is looked at after the flag is set, so an item pushed before a sender
+            // could see the flag is found here.
+            sleeping_.store(true, std::memory_order_seq_cst);
+            if (remote_pending_.load(std::memory_order_seq_cst)) timeout = 0;
+        }
         poll(timeout);
+        sleeping_.store(false, std::memory_order_relaxed);
         // The loop may have slept in the kernel: threads woken by I/O or from another kernel
         // thread run next, and a sleep they start must be measured from the time now.
         update_now();

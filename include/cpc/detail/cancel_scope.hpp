@@ -17,10 +17,11 @@ class cancel_scope {
   public:
     explicit cancel_scope(cancel_scope* parent) noexcept : parent_(parent) {
         if (!parent_) return;
-        in_parent_.wake = [](wait_link* l) noexcept {
+        static constexpr waker fire_scope{[](wait_link* l) noexcept {
             // in_parent_ is the first member: the link is the scope.
             reinterpret_cast<cancel_scope*>(l)->fire();
-        };
+        }};
+        in_parent_.wake = &fire_scope;
         if (!parent_->link(&in_parent_)) fired_.store(true, std::memory_order_relaxed);
     }
     ~cancel_scope() {

@@ -83,20 +83,22 @@ class interruption {
     void prepare(source& s, shared_wait_list* list) noexcept {
         s.self = this;
         s.list = list;
-        s.wake = [](wait_link* l) noexcept {
-            auto* s = static_cast<source*>(l);
-            interruption* self = s->self;
-            s->fired.store(true, std::memory_order_relaxed);
-            if (!self->claim()) return;
-            if (self->loop_ == tl_loop) {
-                self->armed_ = false;
-                release(s == &self->cv_ ? self->scope_ : self->cv_);
-                self->handler_(self->owner_);
-            } else {
-                self->loop_->call_soon(&deliver, self);
-            }
-        };
+        s.wake = &fire_source;
     }
+    static void fired(wait_link* l) noexcept {
+        auto* s = static_cast<source*>(l);
+        interruption* self = s->self;
+        s->fired.store(true, std::memory_order_relaxed);
+        if (!self->claim()) return;
+        if (self->loop_ == tl_loop) {
+            self->armed_ = false;
+            release(s == &self->cv_ ? self->scope_ : self->cv_);
+            self->handler_(self->owner_);
+        } else {
+            self->loop_->call_soon(&deliver, self);
+        }
+    }
+    static constexpr waker fire_source{&fired};
     static void deliver(loop&, void* p) noexcept {
         auto* self = static_cast<interruption*>(p);
         self->armed_ = false;

@@ -18,7 +18,8 @@ class ring_queue {
     std::size_t size() const noexcept { return tail_ - head_; }
 
     void push_back(std::coroutine_handle<> h) {
-        if (tail_ - head_ > mask_) grow();
+        if (tail_ - head_ > mask_) [[unlikely]]
+            grow();
         buf_[tail_++ & mask_] = h;
     }
 
@@ -28,7 +29,9 @@ class ring_queue {
   private:
     static constexpr std::size_t kInitial = 256;
 
-    void grow() {
+    // Out of line, so that a push inlined into a wake-up function does not make it save
+    // every callee-saved register on each call.
+    [[gnu::noinline]] void grow() {
         const std::size_t cap = mask_ + 1;
         auto bigger = std::make_unique<std::coroutine_handle<>[]>(cap * 2);
         for (std::size_t i = 0; i < cap; ++i)

@@ -6,12 +6,22 @@
 
 namespace cpc::detail {
 
-// One waiter. `wake` is called (once) when the source it is linked into fires; by then the
-// link has already been removed from its list.
+struct wait_link;
+
+// What a waiter does when its source fires. A pointer to a waker rather than a function
+// pointer, so that a waker can carry data shared by many waiters: every scheduler has one
+// that resumes a condvar waiter there (scheduler.hpp), which spares each waiting frame a
+// pointer to its scheduler.
+struct waker {
+    void (*fire)(wait_link*) noexcept;
+};
+
+// One waiter. `wake->fire` is called (once) when the source it is linked into fires; by then
+// the link has already been removed from its list.
 struct wait_link {
     wait_link* prev = nullptr;
     wait_link* next = nullptr;
-    void (*wake)(wait_link*) noexcept = nullptr;
+    const waker* wake = nullptr;
 
     bool linked() const noexcept { return next != nullptr; }
 };
@@ -19,7 +29,7 @@ struct wait_link {
 // Circular list with a sentinel: O(1) push, pop and removal of any link. Not copyable or
 // movable, since links point at the sentinel.
 class wait_list {
-public:
+  public:
     wait_list() noexcept { head_.prev = head_.next = &head_; }
     wait_list(const wait_list&) = delete;
     wait_list& operator=(const wait_list&) = delete;
@@ -55,25 +65,26 @@ public:
     void wake_all() noexcept {
         for (std::size_t n = size_; n > 0; --n) {
             wait_link* l = pop_front();
-            l->wake(l);
+            l->wake->fire(l);
         }
     }
 
     // The list l is linked into, found by walking to the sentinel (the only link without a
     // wake function): O(length), for rare paths only, so that waiters need not store it.
     static wait_list& containing(wait_link* l) noexcept {
-        while (l->wake) l = l->next;
+        while (l->wake)
+            l = l->next;
         return *reinterpret_cast<wait_list*>(l);  // head_ is the first member
     }
 
     bool wake_one() noexcept {
         wait_link* l = pop_front();
         if (!l) return false;
-        l->wake(l);
+        l->wake->fire(l);
         return true;
     }
 
-private:
+  private:
     wait_link head_;  // must stay first (see containing)
     std::size_t size_ = 0;
 };
