@@ -153,7 +153,9 @@ class loop final : public scheduler {
     void adopt(color& c);
     bool has_ready() const noexcept { return !ready_.empty() || colors_head_ != nullptr; }
     // Runtime loops only: steal requests, idleness and the end of the run.
-    void serve_steal_request();
+    // Answers an idle loop's request for a color; in_color_turn: called between two
+    // threads of a color whose turn is running.
+    void serve_steal_request(bool in_color_turn);
     void ask_for_colors();
     void withdraw_requests() noexcept;
     bool idle_step();

@@ -13,9 +13,11 @@
 // the same time; a runtime may run again afterwards.
 //
 // Stealing: a loop with nothing to run asks the other loops, nearest first, for a color;
-// a busy loop answers between two rounds by handing over a whole color with its runnable
-// threads, when that color has enough runnable threads to be worth the move (the thresholds
-// of runtime_options), is not pinned, and has run on its loop since its last move. Sleeps
+// a busy loop answers between two rounds, or between two threads of a color's turn, by
+// handing over a whole color with its runnable threads: of the colors that have enough
+// runnable threads to be worth the move (the thresholds of runtime_options), are not pinned,
+// and have run on the loop since their last move, the one with the fewest (a hot color stays
+// where its data is warm). Sleeps
 // and fd waits stay armed on the loop where they started and wake the thread in its color
 // wherever the color runs by then.
 //

@@ -208,8 +208,14 @@ void loop::run_colors() {
         // its queue.
         detail::tl_scheduler = &c;
         std::size_t turn = std::min(c.ready_.size(), kResumesPerColorTurn);
-        while (turn-- != 0)
+        while (turn-- != 0) {
             c.ready_.pop_front().resume();
+            // A thread of a color may run long (the unit of work of a request): an idle
+            // loop asking for a color is answered after each one, not after the round,
+            // which can last as long as every queued color's turn.
+            if (rt_ && steal_request_.load(std::memory_order_relaxed)) [[unlikely]]
+                serve_steal_request(true);
+        }
         detail::tl_scheduler = this;
         ++c.runs_since_move_;
         c.queued_ = false;
@@ -235,20 +241,28 @@ bool loop::nothing_left() {
     return remote_.empty();
 }
 
-void loop::serve_steal_request() {
+void loop::serve_steal_request(bool in_color_turn) {
     loop* thief = steal_request_.load(std::memory_order_acquire);
     if (!thief) return;
     const runtime_options& o = rt_->options;
-    // A color is serial: moving the only work of this loop would just move the queue.
-    if (ready_.empty() && queued_colors_ < 2) return;
-    const unsigned min_ready =
-        rt_->near[index_][thief->index_] ? o.steal_min_ready : o.steal_far_min_ready;
+    // A color is serial: moving the only work of this loop would just move the queue. (The
+    // color whose turn is running is off the queue, and is work that stays.)
+    if (ready_.empty() && queued_colors_ + (in_color_turn ? 1 : 0) < 2) return;
+    const std::size_t min_ready =
+        std::max(rt_->near[index_][thief->index_] ? o.steal_min_ready : o.steal_far_min_ready, 1u);
+    // Of the colors that qualify, the one with the fewest runnable threads: a hot color
+    // (most of the queue) stays where its data is warm, and handing it over would leave
+    // this loop asking for it back.
     color* prev = nullptr;
-    color* c = colors_head_;
-    for (int scanned = 0; c && scanned < kStealScan; ++scanned, prev = c, c = c->next_) {
-        if (c->pins_ == 0 && c->runs_since_move_ >= o.steal_hysteresis &&
-            c->ready_.size() >= std::max(min_ready, 1u)) {
-            break;
+    color* c = nullptr;
+    color* before = nullptr;
+    int scanned = 0;
+    for (color* x = colors_head_; x && scanned < kStealScan; ++scanned, before = x, x = x->next_) {
+        if (x->pins_ == 0 && x->runs_since_move_ >= o.steal_hysteresis &&
+            x->ready_.size() >= min_ready && (!c || x->ready_.size() < c->ready_.size())) {
+            c = x;
+            prev = before;
+            if (c->ready_.size() == min_ready) break;  // none can have fewer
         }
     }
     if (!c) return;
@@ -318,7 +332,7 @@ run_result loop::run() {
         if (remote_pending_.load(std::memory_order_acquire)) drain_remote();
         if (rt_) {
             if (asked_ && has_ready()) withdraw_requests();
-            if (steal_request_.load(std::memory_order_relaxed)) serve_steal_request();
+            if (steal_request_.load(std::memory_order_relaxed)) serve_steal_request(false);
         }
         run_ready();
         if (!timers_.empty()) fire_timers();
