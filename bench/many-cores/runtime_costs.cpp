@@ -15,7 +15,16 @@
 //   the thief, waking the thief), as measured by the runtime;
 // - condvar_1loop / condvar_2loops: a same-loop condvar ping-pong (one signal and one wait)
 //   with one loop running, and with a second loop running (the waiter list's spin lock is
-//   taken then): the price of shared structures when nothing is contended.
+//   taken then): the price of shared structures when nothing is contended;
+// - signal_busy / signal_sleeping: what a wake-up costs its sender, which bounds how many a
+//   loop can send (the rows above measure how long it takes to arrive). Loop 1 has threads
+//   blocked on a condvar and a thread of loop 0 signals them one at a time; only loop 0's time
+//   in signal() counts (the waiter list's lock, the push on loop 1's locked queue, the
+//   eventfd write when one is made). signal_busy: loop 1 runs a yielding thread, so it never
+//   blocks in the kernel, and the sender spins 5 us between two signals (longer than a round
+//   of loop 1: every signal finds its queue empty); signal_sleeping: loop 1 has nothing else
+//   and blocks in epoll_wait between two signals (the sender sleeps 200 us). Pauses are not
+//   counted.
 // Loops are pinned to CPUs chosen from the topology; the machine's topology is printed first.
 #include <cpc/color.hpp>
 #include <cpc/cpc.hpp>
@@ -25,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -173,6 +183,56 @@ double condvar_ns(bool second_loop, std::uint64_t n) {
     return static_cast<double>(now_ns() - t0) / static_cast<double>(2 * n);
 }
 
+// What the sender touches and what loop 1 touches sit on different cache lines.
+struct probe {
+    alignas(64) cpc::condvar cv;
+    std::uint64_t sender_ns = 0;
+    alignas(64) std::atomic<std::uint64_t> waiting{0};
+    std::atomic<std::uint64_t> woken{0};
+    std::atomic<bool> stop{false};
+};
+
+cpc::task<void> waiter(probe* p) {
+    p->waiting.fetch_add(1, std::memory_order_relaxed);
+    co_await p->cv.wait();
+    p->woken.fetch_add(1, std::memory_order_relaxed);
+}
+
+cpc::task<void> busy(probe* p) {
+    while (!p->stop.load(std::memory_order_relaxed))
+        co_await cpc::yield();
+}
+
+cpc::task<void> sender(probe* p, std::uint64_t n, bool target_busy) {
+    while (p->waiting.load(std::memory_order_relaxed) != n)
+        co_await cpc::sleep(std::chrono::microseconds(100));
+    for (std::uint64_t i = 0; i < n; ++i) {
+        if (target_busy) {
+            for (const std::uint64_t until = now_ns() + 5'000; now_ns() < until;) {
+            }
+        } else {
+            co_await cpc::sleep(std::chrono::microseconds(200));
+        }
+        const std::uint64_t t0 = now_ns();
+        p->cv.signal();
+        p->sender_ns += now_ns() - t0;
+    }
+    while (p->woken.load(std::memory_order_relaxed) != n)
+        co_await cpc::sleep(std::chrono::microseconds(100));
+    p->stop.store(true);
+}
+
+double signal_ns(bool target_busy, std::uint64_t n) {
+    cpc::runtime rt({.threads = 2, .steal = false});
+    probe p;
+    for (std::uint64_t i = 0; i < n; ++i)
+        rt.spawn_on(rt.at(1), waiter(&p));
+    if (target_busy) rt.spawn_on(rt.at(1), busy(&p));
+    rt.spawn_on(rt.at(0), sender(&p, n, target_busy));
+    rt.run();
+    return static_cast<double>(p.sender_ns) / static_cast<double>(n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +258,8 @@ int main(int argc, char** argv) {
         {"steal_handoff", [] { return steal_ns(500), last_handoff_ns; }},
         {"condvar_1loop", [] { return condvar_ns(false, 1'000'000); }},
         {"condvar_2loops", [] { return condvar_ns(true, 1'000'000); }},
+        {"signal_busy", [] { return signal_ns(true, 20'000); }},
+        {"signal_sleeping", [] { return signal_ns(false, 2'000); }},
     };
     const char* only = argc > 2 ? argv[2] : nullptr;
     for (const row& r : rows) {

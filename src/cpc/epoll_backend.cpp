@@ -29,7 +29,7 @@ unsigned to_epoll(unsigned kinds) {
 }
 
 class epoll_backend final : public io_backend {
-public:
+  public:
     epoll_backend() : epfd_(::epoll_create1(EPOLL_CLOEXEC)), wakefd_(-1), kernel_events_(256) {
         if (epfd_ < 0) throw errno_error("epoll_create1");
         wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -106,21 +106,22 @@ public:
         [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);
     }
 
-private:
+  private:
     int wait_kernel(const timespec* ts, std::int64_t timeout_ns) {
         const int cap = static_cast<int>(kernel_events_.size());
         for (;;) {
             int n;
             if (have_pwait2_) {
                 n = ::epoll_pwait2(epfd_, kernel_events_.data(), cap, ts, nullptr);
-                if (n < 0 && (errno == ENOSYS || errno == EPERM)) {  // old kernel, or a seccomp filter
+                if (n < 0 &&
+                    (errno == ENOSYS || errno == EPERM)) {  // old kernel, or a seccomp filter
                     have_pwait2_ = false;
                     continue;
                 }
             } else {
                 // Round up: waking early would spin until the deadline.
-                const int ms = timeout_ns < 0 ? -1
-                                              : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
+                const int ms =
+                    timeout_ns < 0 ? -1 : static_cast<int>((timeout_ns + 999'999) / 1'000'000);
                 n = ::epoll_wait(epfd_, kernel_events_.data(), cap, ms);
             }
             if (n >= 0) return n;
@@ -137,6 +138,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<io_backend> make_epoll_backend() { return std::make_unique<epoll_backend>(); }
+std::unique_ptr<io_backend> make_epoll_backend() {
+    return std::make_unique<epoll_backend>();
+}
 
 }  // namespace cpc::detail

@@ -14,7 +14,7 @@ struct io_event {
 };
 
 class io_backend {
-public:
+  public:
     virtual ~io_backend() = default;
 
     // Sets which readiness kinds (cpc::in | cpc::out, or 0) the kernel reports for fd, with
