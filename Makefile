@@ -44,12 +44,16 @@ $(ASAN_DIR)/build.ninja: | deps
 build-asan: $(ASAN_DIR)/build.ninja
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 
-# ThreadSanitizer (clang): the runtime and its tests only, where the loops of a cpc::runtime race.
+# ThreadSanitizer (clang): the runtime, httpd and hekate with their tests, since their loops
+# share data. A tree configured without the applications (as before they ran on several loops)
+# is configured again.
 $(TSAN_DIR)/build.ninja: | deps
 	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_COMPILER=clang++ -DCPC_TSAN=ON -DCPC_BUILD_APPS=OFF -DCPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	  -DCMAKE_CXX_COMPILER=clang++ -DCPC_TSAN=ON -DCPC_BUILD_APPS=ON -DCPC_BUILD_BENCH=OFF $(CMAKE_FLAGS)
 
 build-tsan: $(TSAN_DIR)/build.ninja
+	@! grep -qs '^CPC_BUILD_APPS:BOOL=OFF' $(TSAN_DIR)/CMakeCache.txt \
+	  || cmake -S . -B $(TSAN_DIR) -DCPC_BUILD_APPS=ON
 	cmake --build $(TSAN_DIR) -j $(JOBS)
 
 test-release: build
