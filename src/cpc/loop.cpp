@@ -186,6 +186,10 @@ void loop::enqueue_color(color& c) noexcept {
 }
 
 void loop::adopt(color& c) {
+    // The color may have moved on before this hand-over was drained: a loop that answers a
+    // steal request in the middle of a round can give away a color it was handed and has not
+    // adopted yet (its threads queued it here meanwhile). Then it is another loop's.
+    if (c.owner_.load(std::memory_order_relaxed) != this) return;
     if (!c.ready_.empty() && !c.queued_) enqueue_color(c);
 }
 
