@@ -190,7 +190,8 @@ TEST(Announcer, GoesToTheNextTierWhenATierFails) {
 TEST(Announcer, BacksOffDoublingUpToTheMaximum) {
     fake_tracker bad([](int, const std::string&) { return broken(); });
     announcer a(torrent_with({{bad.url()}}), identity(), nullptr, nullptr, fast());
-    run_until(a, [&] { return bad.requests().size() >= 5; });
+    // The tracker records a request before the announcer has read its answer: wait for both.
+    run_until(a, [&] { return bad.requests().size() >= 5 && a.status().failures >= 5; });
     const std::vector<fake_tracker::request> r = bad.requests();
     ASSERT_GE(r.size(), 5u);
     const std::chrono::milliseconds expected[] = {20ms, 40ms, 80ms, 80ms};
