@@ -139,6 +139,7 @@ class Context:
     finished: object
     cpu_source: str
     load_before: tuple
+    load_after: tuple
     mean_response: float
     set_bytes: int
     png: str = None
@@ -302,6 +303,16 @@ def summary(agg, systems, ctx):
                 f"{CLIENT_BOUND:.0%} of its core. The server's CPU per byte (nanoseconds of "
                 "server CPU per byte delivered, lower is better):", ""]
     out += _table(agg, systems, clients, "server_ns_per_byte", "{:.2f}")
+    starved = [x for x in agg.values() if measured(x) and x["client_cpu"] is not None
+               and x["server_cpu"] is not None and x["client_cpu"] < CLIENT_BOUND
+               and x["server_cpu"] < CLIENT_BOUND]
+    if len(starved) * 2 > sum(1 for x in agg.values() if measured(x)):
+        out += ["", f"At {len(starved)} of the measured points neither loadgen nor the server "
+                f"used {CLIENT_BOUND:.0%} of its core although the clients never wait: the two "
+                "cores were shared with other work (load average "
+                f"{ctx.load_before[0]:.1f} before the run, {ctx.load_after[0]:.1f} after), and "
+                "the bandwidths move with the CPU time each got. The server's CPU per byte is "
+                "the figure that depends least on it."]
     backends = sorted({(s.name, x["backend_used"]) for s in ours for c in clients
                        if measured(x := agg[(s.name, c)]) and x.get("backend_used")})
     if backends:
