@@ -219,6 +219,12 @@ class Process:
             if int(fields[3]) == self.pid:  # the session id
                 yield int(entry), fields
 
+    def cpu_seconds(self):
+        """The CPU time so far of every live process of the server's session, from
+        /proc/PID/stat (in clock ticks): for a harness without a cgroup."""
+        tick = os.sysconf("SC_CLK_TCK")
+        return sum((int(f[11]) + int(f[12])) / tick for _, f in self._session())
+
     def stop(self, port):
         """SIGTERM to the server's process group, SIGKILL after 10 s; then waits until the
         port is free, so that the next server can bind it."""
