@@ -13,7 +13,7 @@ SMOKE ?=
 RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
-	test-tsan run bench bench-events bench-swarm bench-cores format clean
+	test-tsan run bench bench-events bench-swarm bench-cores bench-knot format clean
 
 all: build
 
@@ -99,6 +99,14 @@ bench-swarm: build
 # with a cgroup). QUICK=1: 2 rounds of 5 s. SMOKE=1: cpc and N-copy for seconds, no root.
 bench-cores: build
 	bench/many-cores/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
+
+# Capriccio's Figure 3: bandwidth against 1 to 16,384 keep-alive clients on a SPECweb99-like
+# file set, httpd (both policies, epoll and io_uring) against nginx, lighttpd and h2o (as root:
+# it raises somaxconn, accounts the server's CPU with a cgroup and installs the servers).
+# QUICK=1: 5 client counts, 2 rounds. SMOKE=1: httpd at 1 and 64 clients for seconds, no root.
+bench-knot: build
+	bench/knot-bandwidth/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
 format:

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -178,6 +180,7 @@ struct server::connection {
     cpc::condvar hangup;   // cuts every wait of this connection short
     bool idle = true;      // waiting for a request: closed at once by stop()
     bool closing = false;  // hung up: no further wait
+    bool nodelay = false;  // TCP_NODELAY set (send_file sets it on its first use)
 };
 
 // What a request needs while it is read and answered; allocated when bytes arrive, freed
@@ -795,6 +798,15 @@ cpc::task<server::outcome> server::send_file(connection& c, const request& req, 
     }
     const bool with_body = !head_only && (p.status == 200 || p.status == 206) && p.length > 0;
     if (!with_body) co_return outcome{p.status, 0, keep};
+    // Without TCP_NODELAY, the last, partial segment of the body waits (Nagle) for the ACK of
+    // the segments before it, which a kept-alive client delays (delayed ACK: up to 40 ms)
+    // until... the end of the body it is waiting for: a 500 KiB file took 6 ms on loopback,
+    // 0.4 ms with nginx (tcp_nodelay). Cached files go out in one writev and never wait.
+    if (!c.nodelay) {
+        const int one = 1;
+        ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c.nodelay = true;
+    }
     // The body straight from the page cache of the kernel; each chunk has its own timeout,
     // so a slow but live client is not cut off, and a dead one is.
     off_t offset = static_cast<off_t>(p.first);

@@ -6,6 +6,7 @@ import resource
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -218,6 +219,12 @@ class Process:
             if int(fields[3]) == self.pid:  # the session id
                 yield int(entry), fields
 
+    def cpu_seconds(self):
+        """The CPU time so far of every live process of the server's session, from
+        /proc/PID/stat (in clock ticks): for a harness without a cgroup."""
+        tick = os.sysconf("SC_CLK_TCK")
+        return sum((int(f[11]) + int(f[12])) / tick for _, f in self._session())
+
     def stop(self, port):
         """SIGTERM to the server's process group, SIGKILL after 10 s; then waits until the
         port is free, so that the next server can bind it."""
@@ -281,3 +288,44 @@ def run_client(argv, timeout):
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired as e:
         return -1, e.stdout or "", f"timed out after {timeout} s"
+
+
+def run_marked_client(argv, timeout, on_mark, stderr_path):
+    """Runs a client pinned to the client CPU (killed with the harness, or after `timeout`
+    seconds, by its PID) that marks its measured window on stdout with a line "measuring" and
+    a line "measured" as they pass: on_mark(word) is called at each, so that the caller reads
+    the server's CPU time at the same moments. Returns (exit status, the other lines of
+    stdout); stderr goes to `stderr_path`."""
+    def child():
+        raise_fd_limit()
+        die_with_parent()
+
+    with open(stderr_path, "w") as err:
+        proc = subprocess.Popen(client_argv(argv), stdout=subprocess.PIPE, stderr=err,
+                                text=True, preexec_fn=child)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            word = line.strip()
+            if word in ("measuring", "measured"):
+                on_mark(word)
+            else:
+                lines.append(line)
+        status = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return status, lines
+
+
+def abba(items, rounds):
+    """(round, item) in the order of an ABBA run: the items forwards in even rounds and
+    backwards in odd ones, so that a drift of the machine over a round touches the first and
+    the last item alike."""
+    for rnd in range(rounds):
+        for item in (items if rnd % 2 == 0 else list(reversed(items))):
+            yield rnd, item

@@ -38,6 +38,26 @@ def _write_config(template, run_dir, **values):
     return str(path)
 
 
+def production(name, run_dir, root, port, backlog):
+    """nginx, lighttpd, apache2-prefork, apache2-worker or h2o, configured from conf/ to
+    serve `root` on 127.0.0.1:`port` with one worker (README.md says how each is set up)."""
+    values = dict(root=root, port=port, backlog=backlog)
+    if name == "nginx":
+        conf = _write_config("nginx.conf", run_dir, **values)
+        return Server(name, "production",
+                      ["nginx", "-c", conf, "-e", f"{run_dir}/nginx-error.log"], "nginx")
+    if name == "lighttpd":
+        conf = _write_config("lighttpd.conf", run_dir, **values)
+        return Server(name, "production", ["lighttpd", "-D", "-f", conf], "lighttpd")
+    if name.startswith("apache2-"):
+        conf = _write_config(f"{name}.conf", run_dir, **values)
+        return Server(name, "production", ["apache2", "-f", conf, "-DFOREGROUND"], "apache2")
+    if name == "h2o":
+        conf = _write_config("h2o.conf", run_dir, **values)
+        return Server(name, "production", ["h2o", "-c", conf], "h2o")
+    raise ValueError(f"no production server named {name}")
+
+
 def all_servers(build_dir, run_dir, root, port, backlog):
     """Every server of the experiment, in the order of the paper's figure: toys, then ours,
     then the production servers."""
@@ -65,21 +85,8 @@ def all_servers(build_dir, run_dir, root, port, backlog):
             "--listen-backlog", str(backlog), "--threads", "1", "--quiet"
         ], httpd))
 
-    values = dict(root=root, port=port, backlog=backlog)
-    conf = _write_config("nginx.conf", run_dir, **values)
-    servers.append(
-        Server("nginx", "production", ["nginx", "-c", conf, "-e", f"{run_dir}/nginx-error.log"],
-               "nginx"))
-    conf = _write_config("lighttpd.conf", run_dir, **values)
-    servers.append(
-        Server("lighttpd", "production", ["lighttpd", "-D", "-f", conf], "lighttpd"))
-    for mpm in ("prefork", "worker"):
-        conf = _write_config(f"apache2-{mpm}.conf", run_dir, **values)
-        servers.append(
-            Server(f"apache2-{mpm}", "production", ["apache2", "-f", conf, "-DFOREGROUND"],
-                   "apache2"))
-    conf = _write_config("h2o.conf", run_dir, **values)
-    servers.append(Server("h2o", "production", ["h2o", "-c", conf], "h2o"))
+    servers += [production(name, run_dir, root, port, backlog)
+                for name in ("nginx", "lighttpd", "apache2-prefork", "apache2-worker", "h2o")]
     # mini_httpd forks a process per connection; its listen backlog is fixed at 1024.
     servers.append(
         Server("mini-httpd", "production", [

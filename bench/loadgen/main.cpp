@@ -1,7 +1,8 @@
 // loadgen: an HTTP load generator with ApacheBench's semantics, written on the cpc runtime.
 //
 //   loadgen -c L -n N [-t SECONDS] [-k] [--timeout S] [--samples FILE]
-//           [--expect-bytes N] [--expect-body FILE] [--csv] http://127.0.0.1:PORT/path
+//           [--expect-bytes N] [--expect-body FILE] [--urls FILE [--seed N]] [--warmup S]
+//           [--csv] http://127.0.0.1:PORT/path
 //
 // L client threads (cpc threads on one loop, one kernel thread) each loop: connect, send the
 // request, read the whole response, close, record. So exactly L connections are open at any
@@ -11,6 +12,18 @@
 // connect (or of the request, on a kept-alive connection) to the last byte; the summary on
 // stdout follows the method of "Are events fast?" (see stats.hpp). Exit status: 0 when every
 // request succeeded, 1 otherwise, 2 for bad usage.
+//
+// --urls FILE draws each request's path from a weighted list (url_mix.hpp; a SPECweb99-like
+// file set, say), deterministically from --seed; the URL argument then gives only the host and
+// port, and each body must have the length the list gives, if it gives one. --warmup S
+// measures a window: the run lasts S + SECONDS (-t), and the report covers only the last
+// SECONDS (the requests that end in them, the bytes read in them, the CPU used in them); a
+// line "measuring" and a line "measured" on stdout mark the window's edges as they pass, so
+// that a harness reads the server's CPU time at the same moments. With either option the
+// report adds bytes (all bytes read: heads and bodies), bytes_per_s, mbit_per_s and
+// clients_served (the clients that had a request answered: all of them, unless the server
+// starves some); with --warmup also failed_outside_window. Without them the output is as it
+// always was.
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,6 +41,7 @@
 
 #include "http.hpp"
 #include "stats.hpp"
+#include "url_mix.hpp"
 
 namespace {
 
@@ -49,6 +63,9 @@ struct config {
     std::string samples_path;
     std::optional<std::size_t> expect_bytes;
     std::optional<std::string> expect_body;
+    std::string urls_path;         // --urls
+    std::uint64_t seed = 1;        // --seed
+    std::optional<double> warmup;  // --warmup: the measured window's start
     bool csv = false;
 };
 
@@ -68,6 +85,12 @@ struct run_state {
     std::size_t started = 0;
     std::vector<sample> samples;
     std::array<std::size_t, static_cast<std::size_t>(failure::count)> failures{};
+    std::optional<loadgen::url_mix> mix;  // --urls
+    std::vector<std::string> requests;    // with a mix: the request for each of its URLs
+    std::uint64_t bytes_read = 0;         // every byte read from the server, heads included
+    bool counting = true;                 // false outside the --warmup window
+    std::size_t clients_served = 0;       // clients with a request answered while counting
+    std::size_t failed_outside_window = 0;
 
     bool may_start() const {
         if (cfg.requests && started >= *cfg.requests) return false;
@@ -89,8 +112,12 @@ bool body_matches(const run_state& st, std::size_t offset, const char* data, std
     return offset + n <= want.size() && want.compare(offset, n, data, n) == 0;
 }
 
-// One request on fd (connected first if fd < 0). Always leaves fd for the caller to close.
-cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf) {
+// One request on fd (connected first if fd < 0), for URL `which` of the mix if there is one.
+// Always leaves fd for the caller to close.
+cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf, std::size_t which) {
+    const std::string& request = st.mix ? st.requests[which] : st.request;
+    const std::optional<std::size_t> expect_bytes =
+        st.mix ? (*st.mix)[which].bytes : st.cfg.expect_bytes;
     outcome out;
     const bool reused = fd >= 0;
     if (!reused) {
@@ -106,7 +133,7 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf) {
             co_return out;
         }
     }
-    const cpc::io_result w = co_await cpc::write(fd, st.request.data(), st.request.size());
+    const cpc::io_result w = co_await cpc::write(fd, request.data(), request.size());
     if (!w) {
         out.fail = w.error == std::errc::operation_canceled ? failure::timeout : failure::io;
         out.stale = reused;
@@ -132,6 +159,7 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf) {
             out.stale = reused && head.empty();
             co_return out;
         }
+        st.bytes_read += r.bytes;
         const char* data = buf.data();
         std::size_t n = r.bytes;
         if (!have_head) {
@@ -157,7 +185,7 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf) {
         body += n;
     }
     if (h.content_length && body > *h.content_length) body_ok = false;  // more than announced
-    if (st.cfg.expect_bytes && body != *st.cfg.expect_bytes) body_ok = false;
+    if (expect_bytes && body != *expect_bytes) body_ok = false;
     if (st.cfg.expect_body && body != st.cfg.expect_body->size()) body_ok = false;
     if (h.status < 200 || h.status > 299) {
         out.fail = failure::status;
@@ -172,23 +200,34 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf) {
 cpc::task<void> client(run_state& st) {
     std::vector<char> buf(16384);
     int fd = -1;
+    bool served = false;
     const auto timeout = std::chrono::duration<double>(st.cfg.timeout_s);
     while (st.may_start()) {
         ++st.started;
+        const std::size_t which = st.mix ? st.mix->next() : 0;
         const std::int64_t start = now_ns();
-        std::optional<outcome> r = co_await cpc::with_timeout(timeout, exchange(st, fd, buf));
+        std::optional<outcome> r =
+            co_await cpc::with_timeout(timeout, exchange(st, fd, buf, which));
         if (r && r->stale) {  // the server closed an idle kept-alive connection: once more
             cpc::close(fd);
             fd = -1;
             std::optional<outcome> again =
-                co_await cpc::with_timeout(timeout, exchange(st, fd, buf));
+                co_await cpc::with_timeout(timeout, exchange(st, fd, buf, which));
             r = again;
         }
         const std::int64_t end = now_ns();
         const failure f = r ? r->fail : failure::timeout;
-        if (f != failure::none) ++st.failures[static_cast<std::size_t>(f)];
-        st.samples.push_back(sample{(start - st.t0_ns) / 1000, (end - start) / 1000,
-                                    r ? r->status : 0, f == failure::none});
+        if (!st.counting) {
+            st.failed_outside_window += f != failure::none;
+        } else {
+            if (f != failure::none) ++st.failures[static_cast<std::size_t>(f)];
+            st.samples.push_back(sample{(start - st.t0_ns) / 1000, (end - start) / 1000,
+                                        r ? r->status : 0, f == failure::none});
+            if (f == failure::none && !served) {
+                served = true;
+                ++st.clients_served;
+            }
+        }
         if (fd >= 0 && !(r && r->fail == failure::none && r->reusable)) {
             cpc::close(fd);
             fd = -1;
@@ -208,6 +247,41 @@ void raise_fd_limit() {
 
 double cpu_seconds(const timeval& tv) {
     return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+// What the report's rates divide by: the clock, the bytes read and the CPU used so far.
+struct mark {
+    std::int64_t ns = 0;
+    std::uint64_t bytes = 0;
+    rusage ru{};
+};
+
+mark mark_now(const run_state& st) {
+    mark m;
+    m.ns = now_ns();
+    m.bytes = st.bytes_read;
+    ::getrusage(RUSAGE_SELF, &m.ru);
+    return m;
+}
+
+void announce(const char* line) {
+    std::printf("%s\n", line);
+    std::fflush(stdout);
+}
+
+// --warmup: counts nothing for `warmup`, then everything for `seconds`, then stops the run
+// (requests in flight finish, uncounted).
+cpc::task<void> measuring_window(run_state& st, double warmup, double seconds, mark& from,
+                                 mark& to) {
+    co_await cpc::sleep(std::chrono::duration<double>(warmup));
+    from = mark_now(st);
+    st.counting = true;
+    announce("measuring");
+    co_await cpc::sleep(std::chrono::duration<double>(seconds));
+    to = mark_now(st);
+    st.counting = false;
+    st.deadline_ns = to.ns;
+    announce("measured");
 }
 
 bool write_samples(const std::string& path, const std::vector<sample>& samples) {
@@ -244,8 +318,25 @@ int main(int argc, char** argv) {
     app.add_option("--expect-bytes", cfg.expect_bytes, "every body must be N bytes long");
     app.add_option("--expect-body", expect_body_path, "every body must equal FILE's content")
         ->check(CLI::ExistingFile);
+    app.add_option("--urls", cfg.urls_path,
+                   "draw each request's path from FILE's lines \"WEIGHT PATH [BYTES]\"")
+        ->check(CLI::ExistingFile);
+    app.add_option("--seed", cfg.seed, "the seed of the --urls draws")->capture_default_str();
+    app.add_option("--warmup", cfg.warmup,
+                   "seconds before the measured window (then -t SECONDS are measured)")
+        ->check(CLI::NonNegativeNumber);
     app.add_flag("--csv", cfg.csv, "report as a CSV header and row instead of key=value lines");
     CLI11_PARSE(app, argc, argv);
+    if (cfg.warmup && (!cfg.seconds || cfg.requests)) {
+        std::fprintf(stderr, "loadgen: --warmup needs -t (the measured seconds) and no -n\n");
+        return 2;
+    }
+    if (!cfg.urls_path.empty() && (cfg.expect_bytes || !expect_body_path.empty())) {
+        std::fprintf(stderr,
+                     "loadgen: --urls gives each URL its own length: no --expect-bytes or "
+                     "--expect-body\n");
+        return 2;
+    }
 
     const std::optional<loadgen::url> target = loadgen::parse_url(url_text);
     if (!target) {
@@ -263,23 +354,45 @@ int main(int argc, char** argv) {
 
     run_state st;
     st.cfg = cfg;
+    if (!cfg.urls_path.empty()) {
+        std::ifstream in(cfg.urls_path);
+        std::string error;
+        std::optional<std::vector<loadgen::weighted_url>> urls = loadgen::read_url_list(in, error);
+        if (!urls) {
+            std::fprintf(stderr, "loadgen: %s: %s\n", cfg.urls_path.c_str(), error.c_str());
+            return 2;
+        }
+        for (const loadgen::weighted_url& u : *urls) {
+            loadgen::url each = cfg.target;
+            each.path = u.path;
+            st.requests.push_back(loadgen::make_request(each, cfg.keep_alive));
+        }
+        st.mix.emplace(std::move(*urls), cfg.seed);
+    }
     st.addr.sin_family = AF_INET;
     st.addr.sin_port = htons(cfg.target.port);
     st.addr.sin_addr.s_addr = cfg.target.ipv4;
     st.request = loadgen::make_request(cfg.target, cfg.keep_alive);
     if (cfg.requests) st.samples.reserve(*cfg.requests);
 
-    rusage ru0{}, ru1{};
-    ::getrusage(RUSAGE_SELF, &ru0);
-    st.t0_ns = now_ns();
-    if (cfg.seconds) st.deadline_ns = st.t0_ns + static_cast<std::int64_t>(*cfg.seconds * 1e9);
+    mark from = mark_now(st), to;
+    st.t0_ns = from.ns;
+    if (cfg.warmup) {
+        st.counting = false;
+        // A deadline that the window's end replaces: none before it passes.
+        st.deadline_ns =
+            st.t0_ns + static_cast<std::int64_t>((*cfg.warmup + *cfg.seconds) * 1e9 + 60e9);
+        cpc::spawn(measuring_window(st, *cfg.warmup, *cfg.seconds, from, to));
+    } else if (cfg.seconds) {
+        st.deadline_ns = st.t0_ns + static_cast<std::int64_t>(*cfg.seconds * 1e9);
+    }
     for (std::size_t i = 0; i < cfg.concurrency; ++i)
         cpc::spawn(client(st));
     cpc::main_loop();
-    const double elapsed = static_cast<double>(now_ns() - st.t0_ns) / 1e9;
-    ::getrusage(RUSAGE_SELF, &ru1);
-    const double user = cpu_seconds(ru1.ru_utime) - cpu_seconds(ru0.ru_utime);
-    const double sys = cpu_seconds(ru1.ru_stime) - cpu_seconds(ru0.ru_stime);
+    if (!cfg.warmup) to = mark_now(st);
+    const double elapsed = static_cast<double>(to.ns - from.ns) / 1e9;
+    const double user = cpu_seconds(to.ru.ru_utime) - cpu_seconds(from.ru.ru_utime);
+    const double sys = cpu_seconds(to.ru.ru_stime) - cpu_seconds(from.ru.ru_stime);
 
     const loadgen::summary s = loadgen::summarize(st.samples, elapsed);
     if (!cfg.samples_path.empty() && !write_samples(cfg.samples_path, st.samples)) {
@@ -322,6 +435,14 @@ int main(int argc, char** argv) {
     add("cpu_user_s", num(user));
     add("cpu_sys_s", num(sys));
     add("cpu_core_fraction", num(elapsed > 0 ? (user + sys) / elapsed : 0));
+    if (st.mix || cfg.warmup) {
+        const double bytes = static_cast<double>(to.bytes - from.bytes);
+        add("bytes", std::to_string(to.bytes - from.bytes));
+        add("bytes_per_s", num(elapsed > 0 ? bytes / elapsed : 0));
+        add("mbit_per_s", num(elapsed > 0 ? bytes * 8 / elapsed / 1e6 : 0));
+        add("clients_served", std::to_string(st.clients_served));
+    }
+    if (cfg.warmup) add("failed_outside_window", std::to_string(st.failed_outside_window));
     if (cfg.csv) {
         for (std::size_t i = 0; i < fields.size(); ++i)
             std::printf("%s%s", i ? "," : "", fields[i].first.c_str());

@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -184,28 +183,19 @@ def hekate_point(h, server):
             "-n", str(HEKATE_PEERS), "-t", str(a.seconds), "--warmup", str(a.warmup), "--ramp",
             str(min(a.warmup, 2.0)), "--sources", swarm.SOURCES, "--pipeline",
             str(swarm.PIPELINE)]
-    proc = subprocess.Popen(machine.client_argv(argv), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_client_child)
-    timer = threading.Timer(a.warmup + a.seconds + 60, proc.kill)
-    timer.start()
-    cpu0 = report = None
-    try:
-        for line in proc.stdout:
-            if line.strip() == "measuring" and cpu0 is None:
-                cpu0 = cpu_seconds(h.cgroup, server.proc.pid)
-            elif line.startswith("{"):
-                report = json.loads(line)
-        cpu1 = cpu_seconds(h.cgroup, server.proc.pid)
-        status = proc.wait()
-        err = proc.stderr.read()
-    finally:
-        timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    cpu = {}
+
+    def on_mark(word):
+        cpu.setdefault(word, cpu_seconds(h.cgroup, server.proc.pid))
+
+    errlog = server.dir / "client.err"
+    status, lines = machine.run_marked_client(argv, a.warmup + a.seconds + 60, on_mark, errlog)
+    cpu1 = cpu_seconds(h.cgroup, server.proc.pid)
+    cpu0 = cpu.get("measuring")
+    report = next((json.loads(line) for line in lines if line.startswith("{")), None)
     if report is None or cpu0 is None:
         raise RuntimeError(f"the simulator gave no report (status {status}): "
-                           f"{err.strip()[-200:]}")
+                           f"{errlog.read_text(errors='replace').strip()[-200:]}")
     if report["bad_pieces"]:
         raise RuntimeError(f"served {report['bad_pieces']} bad pieces")
     if report["bytes"] == 0 or cpu1 <= cpu0:

@@ -8,7 +8,6 @@ say that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import argparse
 import csv
 import shutil
 import subprocess
@@ -18,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
 import machine  # noqa: E402
+import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
-ARGS = None
+ARGS = smoke.Args()
 
 
 def run_smoke(build_dir, results, *extra):
@@ -130,16 +130,5 @@ class SmokeTest(unittest.TestCase):
         self.assertFalse((results / "many-cores-smoke.png").exists())
 
 
-def main():
-    global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", type=Path, required=True)
-    ap.add_argument("--work", type=Path, required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.build_dir = ARGS.build_dir.resolve()
-    ARGS.work = ARGS.work.resolve()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    smoke.main(ARGS)

@@ -5,7 +5,6 @@ fails to start makes the harness fail and say that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import argparse
 import csv
 import shutil
 import subprocess
@@ -15,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
 import machine  # noqa: E402
+import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
-ARGS = None
+ARGS = smoke.Args()
 
 
 def run_smoke(build_dir, results):
@@ -89,16 +89,5 @@ class SmokeTest(unittest.TestCase):
         self.assertFalse((results / "swarm-smoke.png").exists())
 
 
-def main():
-    global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", type=Path, required=True)
-    ap.add_argument("--work", type=Path, required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.build_dir = ARGS.build_dir.resolve()
-    ARGS.work = ARGS.work.resolve()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    smoke.main(ARGS)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The README's commands, run as a user runs them, in a smoke form that costs seconds.
 
-    commands_test.py SOURCE_DIR BUILD_DIR {bench,bench-events,bench-swarm,bench-cores,run}
+    commands_test.py SOURCE_DIR BUILD_DIR {bench,bench-events,bench-swarm,bench-cores,bench-knot,run}
 
 Each check calls `make -C SOURCE_DIR TARGET` with BUILD_DIR given as the README's default
 gives it, relative to the source tree, so that a harness that depends on its working
@@ -146,6 +146,23 @@ def check_bench_cores(source, build, results):
     expect_png(results / "many-cores-smoke.png")
 
 
+# ---- make bench-knot ----------------------------------------------------------------------
+
+
+def check_bench_knot(source, build, results):
+    # bench/knot-bandwidth/smoke_test.py checks the harness's rows and its failure path in
+    # detail; this checks that the make target reaches it and that httpd was measured.
+    make(source, build, "bench-knot", "SMOKE=1", f"RESULTS={results}", timeout=300)
+    rows = read_csv(results / "knot-bandwidth-smoke.csv")
+    for server in ("httpd-active-epoll", "httpd-accept-epoll"):
+        mine = [r for r in rows if r["server"] == server]
+        expect(len(mine) == 2, f"bench-knot: not two rows for {server}: {rows}")
+        for r in mine:
+            expect(r["status"] == "ok" and (number(r["mbit_per_s"]) or 0) > 0,
+                   f"bench-knot: {server} at {r['clients']} clients measured nothing: {r}")
+    expect_png(results / "knot-bandwidth-smoke.png")
+
+
 # ---- make run -----------------------------------------------------------------------------
 
 
@@ -248,6 +265,7 @@ CHECKS = {
     "bench-events": check_bench_events,
     "bench-swarm": check_bench_swarm,
     "bench-cores": check_bench_cores,
+    "bench-knot": check_bench_knot,
     "run": check_run,
 }
 
