@@ -13,7 +13,7 @@ SMOKE ?=
 RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
-	test-tsan run bench bench-events bench-swarm bench-cores format clean
+	test-tsan run bench bench-events bench-swarm bench-cores bench-crossings format clean
 
 all: build
 
@@ -99,6 +99,14 @@ bench-swarm: build
 # with a cgroup). QUICK=1: 2 rounds of 5 s. SMOKE=1: cpc and N-copy for seconds, no root.
 bench-cores: build
 	bench/many-cores/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
+
+# Kernel crossings per request: system calls by name (perf's syscall tracepoints) and user and
+# system CPU per request of httpd, toy-cpc and hekate on each backend, toy-st, nginx and
+# lighttpd (as root: it installs nginx and lighttpd, and perf reads tracepoints). QUICK=1: 2
+# rounds of fewer requests. SMOKE=1: httpd and toy-cpc on epoll, seconds, no root.
+bench-crossings: build
+	bench/crossings/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
 format:
