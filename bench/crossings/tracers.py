@@ -1,19 +1,20 @@
 """Counting a server's system calls by name over a window of a run, with perf or strace.
 
-    t = make_tracer("perf" | "strace", workdir)
+    t = make_tracer("perf" | "strace", workdir, cpus)
     t.attach(pids, tids)   # the server's processes and threads, once it is warm
     t.begin()              # the window opens (perf: events enabled)
     ...load...
     t.end()                # the window closes
     counts = t.finish()    # {"accept4": 1200, "read": 1300, ...}
 
-perf (the default, root): `perf stat -a -e 'syscalls:sys_enter_*'` with a tracepoint filter
-on the server's thread ids, started with its events disabled (-D -1) and switched on and off
-through its control pipe (--control), so that the window is exactly the load. Each system call
-costs the server one filtered counter increment in the kernel: nothing is copied out, no
-process is woken, so the server runs at nearly its own speed and its batching (events per
-epoll_wait, connections per accept pass) is that of an untraced run. The price is on the
-harness's side: closing its 722 tracepoint events takes perf about 10 s at the end.
+perf (the default, root): `perf stat -C CPU -e 'syscalls:sys_enter_*'` on the server's CPU
+(the client's calls, on the other CPU, pay no filter), with a tracepoint filter on the
+server's thread ids, started with its events disabled (-D -1) and switched on and off through
+its control pipe (--control), so that the window is exactly the load. Each system call costs
+the server one filtered counter increment in the kernel: nothing is copied out, no process is
+woken. It is not free: the traced run's pace is in the report, and the counts per request
+depend on it (a slower server finds more work at each look at the kernel). The price on the
+harness's side: closing its 361 tracepoint events takes perf about 5-10 s at the end.
 
 strace (without root): `strace -c -f -p PID...`, attached at begin() and detached at end().
 ptrace stops the server twice per system call, which makes it several times slower, so that
@@ -73,8 +74,9 @@ def parse_strace_summary(text):
 class PerfTracer:
     name = "perf"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, cpus):
         self.out = Path(workdir) / "perf-stat.txt"
+        self.cpus = cpus
         self.proc = None
 
     @staticmethod
@@ -96,9 +98,12 @@ class PerfTracer:
         flt = " || ".join(f"common_pid == {t}" for t in sorted(tids))
         ctl_r, self.ctl_w = os.pipe()
         self.ack_r, ack_w = os.pipe()
+        # Counting on the server's CPU only: the client's system calls, on the other CPU,
+        # then pay no filter evaluation (the client sets the pace of a loopback load).
         self.proc = subprocess.Popen([
-            "perf", "stat", "-x,", "-a", "-D", "-1", "--control", f"fd:{ctl_r},{ack_w}", "-e",
-            PERF_PREFIX + "*", "--filter", flt, "-o", str(self.out)
+            "perf", "stat", "-x,", "-C", self.cpus, "-D", "-1", "--control",
+            f"fd:{ctl_r},{ack_w}", "-e", PERF_PREFIX + "*", "--filter", flt, "-o",
+            str(self.out)
         ],
                                      pass_fds=(ctl_r, ack_w),
                                      stdout=subprocess.DEVNULL,
@@ -146,7 +151,7 @@ class PerfTracer:
 class StraceTracer:
     name = "strace"
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, cpus):  # strace follows the threads, wherever they run
         self.out = Path(workdir) / "strace-c.txt"
         self.proc = None
 
@@ -197,5 +202,6 @@ class StraceTracer:
 TRACERS = {"perf": PerfTracer, "strace": StraceTracer}
 
 
-def make_tracer(name, workdir):
-    return TRACERS[name](workdir)
+def make_tracer(name, workdir, cpus):
+    """A tracer of processes that run on `cpus` (a perf CPU list: "0")."""
+    return TRACERS[name](workdir, cpus)
