@@ -13,7 +13,8 @@ SMOKE ?=
 RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
-	test-tsan run bench bench-events bench-swarm bench-cores bench-knot format clean
+	test-tsan run bench bench-events bench-swarm bench-cores bench-knot bench-crossings format \
+	clean
 
 all: build
 
@@ -107,6 +108,14 @@ bench-cores: build
 # QUICK=1: 5 client counts, 2 rounds. SMOKE=1: httpd at 1 and 64 clients for seconds, no root.
 bench-knot: build
 	bench/knot-bandwidth/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
+	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
+
+# Kernel crossings per request: system calls by name (perf's syscall tracepoints) and user and
+# system CPU per request of httpd, toy-cpc and hekate on each backend, toy-st, nginx and
+# lighttpd (as root: it installs nginx and lighttpd, and perf reads tracepoints). QUICK=1: 2
+# rounds of fewer requests. SMOKE=1: httpd and toy-cpc on epoll, seconds, no root.
+bench-crossings: build
+	bench/crossings/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
 format:

@@ -156,8 +156,13 @@ class server {
     bool stopping_ = false;
     std::size_t live_ = 0;               // connection threads
     connection* connections_ = nullptr;  // intrusive list of the live connections
-    cpc::condvar listener_wake_;         // a connection closed, or stop()
-    cpc::condvar all_gone_;              // the last connection ended after stop()
+    cpc::condvar listener_wake_;         // a descriptor is free (see below), or stop()
+    // The listener sleeps until a descriptor is free (full, or backing off after EMFILE): only
+    // then does a closing connection wake it. Waking it for every close would make it try
+    // accept4 (in vain, or without the look at the kernel between two accepts that the
+    // active policy promises).
+    bool listener_waits_for_descriptor_ = false;
+    cpc::condvar all_gone_;  // the last connection ended after stop()
     std::vector<std::unique_ptr<request_state>> spare_states_;  // freed, for the next requests
 };
 

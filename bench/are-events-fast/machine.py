@@ -181,9 +181,11 @@ def die_with_parent():
 
 class Process:
     """A server started pinned to the server CPU (or to `cpus`, a taskset list such as
-    "0,1"), in its own session, inside the quota (killed with the harness if `tied`)."""
+    "0,1"), in its own session, inside the quota (killed with the harness if `tied`), with
+    the harness's environment plus `env` (CPC_BACKEND, say): the server's alone, never the
+    client's."""
 
-    def __init__(self, argv, quota, log_path, cwd, tied=False, cpus=None):
+    def __init__(self, argv, quota, log_path, cwd, tied=False, cpus=None, env=None):
         self.argv = argv
         cpus = str(SERVER_CPU) if cpus is None else cpus
 
@@ -200,7 +202,8 @@ class Process:
                                      stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      preexec_fn=child,
-                                     cwd=cwd)
+                                     cwd=cwd,
+                                     env={**os.environ, **env} if env else None)
         self.pid = self.proc.pid  # taskset execs the server: the same PID
 
     def alive(self):
@@ -224,6 +227,28 @@ class Process:
         /proc/PID/stat (in clock ticks): for a harness without a cgroup."""
         tick = os.sysconf("SC_CLK_TCK")
         return sum((int(f[11]) + int(f[12])) / tick for _, f in self._session())
+
+    def processes(self):
+        """[(pid, fields of /proc/pid/stat after the name)] of the server's live processes."""
+        return [(pid, fields) for pid, fields in self._session() if fields[0] != "Z"]
+
+    def runtime_backend(self):
+        """"io_uring" when one of the server's processes holds an io_uring instance, "epoll"
+        when one holds an epoll instance, else "": which backend the cpc runtime chose (the
+        CPC_BACKEND asked for may be refused, or not built), read from its descriptors."""
+        kinds = set()
+        for pid, _ in self.processes():
+            try:
+                for fd in os.listdir(f"/proc/{pid}/fd"):
+                    try:
+                        kinds.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+                    except OSError:
+                        pass
+            except OSError:
+                pass
+        if "anon_inode:[io_uring]" in kinds:
+            return "io_uring"
+        return "epoll" if "anon_inode:[eventpoll]" in kinds else ""
 
     def stop(self, port):
         """SIGTERM to the server's process group, SIGKILL after 10 s; then waits until the

@@ -16,17 +16,27 @@ WRK_RIVALS = ("nginx", "lighttpd", "h2o")
 WRK_RATIO = 1.2
 
 
+def label(row):
+    """A server's name in tables and plots: with its backend ("httpd/io_uring") when it runs
+    on the cpc runtime. Rows of runs before the backend column have none."""
+    backend = row.get("backend") or ""
+    return f"{row['server']}/{backend}" if backend else row["server"]
+
+
 def plot(rows, outdir):
     if not rows:
         return
     servers = []
     for r in rows:
-        if r["server"] not in servers:
-            servers.append(r["server"])
+        if label(r) not in servers:
+            servers.append(label(r))
     csv_path = Path(outdir) / "are-events-fast.csv"
+    # The backend's column, if the CSV has one (gnuplot reads its label from there).
+    backend_col = list(rows[0]).index("backend") + 1 if "backend" in rows[0] else 0
     subprocess.run([
         "gnuplot", "-e",
-        f"csv='{csv_path}'; servers='{' '.join(servers)}'; outdir='{outdir}'",
+        f"csv='{csv_path}'; servers='{' '.join(servers)}'; outdir='{outdir}'; "
+        f"backend_col={backend_col}",
         str(HERE / "plot.gp")
     ],
                    check=True)
@@ -47,7 +57,7 @@ def verdict(ok):
     return "PASS" if ok else "MISS"
 
 
-def summary(rows, wrk_rows, memory, broken, args, started, finished):
+def summary(rows, wrk_rows, memory, broken, args, started, finished, unavailable=None):
     out = []
     out.append("# \"Are events fast?\" on this machine\n")
     quota = ("no CPU quota" if getattr(args, "no_cgroup", False) else
@@ -61,7 +71,7 @@ def summary(rows, wrk_rows, memory, broken, args, started, finished):
 
     by_server = {}
     for r in rows:
-        by_server.setdefault(r["server"], {})[r["load"]] = r
+        by_server.setdefault(label(r), {})[r["load"]] = r
     loads = sorted({r["load"] for r in rows})
 
     # Mean service time, a column per load.
@@ -104,7 +114,7 @@ def summary(rows, wrk_rows, memory, broken, args, started, finished):
         out.append("|---|---|---|")
         table = {}
         for r in wrk_rows:
-            table.setdefault(r["server"], {})[r["connections"]] = r
+            table.setdefault(label(r), {})[r["connections"]] = r
         for name, t in table.items():
             cells = []
             for c in (100, 1000):
@@ -114,13 +124,13 @@ def summary(rows, wrk_rows, memory, broken, args, started, finished):
             out.append(f"| {name} | " + " | ".join(cells) + " |")
         out.append("")
 
-    if memory:
-        out.append("## Idle keep-alive connections in httpd\n")
-        out.append(f"{memory['connections']:,} connections, each after one answered request, "
-                   f"{memory['held']:,} still open at the end: resident memory "
-                   f"{memory['rss_before'] / 2**20:.1f} MiB before, "
-                   f"{memory['rss_after'] / 2**20:.1f} MiB after, "
-                   f"**{memory['bytes_per_connection']:.0f} bytes per connection**.\n")
+    for m in memory or []:
+        out.append(f"## Idle keep-alive connections in {m.get('server', 'httpd')}\n")
+        out.append(f"{m['connections']:,} connections, each after one answered request, "
+                   f"{m['held']:,} still open at the end: resident memory "
+                   f"{m['rss_before'] / 2**20:.1f} MiB before, "
+                   f"{m['rss_after'] / 2**20:.1f} MiB after, "
+                   f"**{m['bytes_per_connection']:.0f} bytes per connection**.\n")
 
     if broken:
         out.append("## Servers that did not start\n")
@@ -128,16 +138,23 @@ def summary(rows, wrk_rows, memory, broken, args, started, finished):
             out.append(f"- {name}: {why}")
         out.append("")
 
+    if unavailable:
+        out.append("## Backends not available\n")
+        for name, why in unavailable.items():
+            out.append(f"- {name}: {why}")
+        out.append("")
+
     # The targets.
     out.append("## Targets\n")
     ranked = sorted((s, n) for n, s in slopes.items() if s is not None)
+    ours_labels = [n for n in by_server if n.split("/")[0] in OURS]
     if ranked:
-        two = {n for _, n in ranked[:2]}
-        ours_present = [n for n in OURS if n in slopes]
-        out.append(f"- {verdict(set(ours_present) == two)}: {' and '.join(OURS)} have the "
-                   "smallest slopes. Ranking: " +
+        # Ours (on every backend measured) take the first places.
+        first = {n for _, n in ranked[:len(ours_labels)]}
+        out.append(f"- {verdict(set(ours_labels) == first)}: {' and '.join(ours_labels)} have "
+                   "the smallest slopes. Ranking: " +
                    ", ".join(f"{n} {s:.5f}" for s, n in ranked) + ".")
-    for ours in OURS:
+    for ours in ours_labels:
         for rival in RIVALS:
             if ours not in by_server or rival not in by_server:
                 continue
@@ -153,24 +170,26 @@ def summary(rows, wrk_rows, memory, broken, args, started, finished):
                        f"{verdict(worst <= AIM_RATIO)}): {ours} against {rival}, mean service "
                        f"time ratio from load {FROM_LOAD} up: " +
                        ", ".join(f"{l}: {r:.2f}" for l, r in ratios) + ".")
-    for ours in OURS:
+    for ours in ours_labels:
         p = by_server.get(ours, {}).get(MAX_LOAD)
         if p:
             out.append(f"- {verdict(p['failed'] == 0)}: {ours} at {MAX_LOAD:,} simultaneous "
                        f"clients: {p['failed']} failed of {p['n']:,}.")
-    if memory:
-        b = memory["bytes_per_connection"]
-        out.append(f"- {verdict(b <= IDLE_BYTES_MAX and memory['held'] == memory['connections'])}"
-                   f": {b:.0f} bytes per idle keep-alive connection in httpd (at most "
-                   f"{IDLE_BYTES_MAX}).")
+    for m in memory or []:
+        b = m["bytes_per_connection"]
+        out.append(f"- {verdict(b <= IDLE_BYTES_MAX and m['held'] == m['connections'])}"
+                   f": {b:.0f} bytes per idle keep-alive connection in "
+                   f"{m.get('server', 'httpd')} (at most {IDLE_BYTES_MAX}).")
     if wrk_rows:
-        at100 = {r["server"]: r["requests_per_s"] for r in wrk_rows if r["connections"] == 100}
+        at100 = {label(r): r["requests_per_s"] for r in wrk_rows if r["connections"] == 100}
         rivals = {n: v for n, v in at100.items() if n in WRK_RIVALS}
-        if "httpd" in at100 and rivals:
+        for httpd in [n for n in at100 if n.split("/")[0] == "httpd"]:
+            if not rivals:
+                break
             best = max(rivals, key=rivals.get)
-            ratio = at100["httpd"] / rivals[best] if rivals[best] else 0
-            out.append(f"- {verdict(ratio >= WRK_RATIO)}: wrk -t1 -c100, httpd "
-                       f"{at100['httpd']:,.0f} req/s, {ratio:.2f}x the fastest of "
+            ratio = at100[httpd] / rivals[best] if rivals[best] else 0
+            out.append(f"- {verdict(ratio >= WRK_RATIO)}: wrk -t1 -c100, {httpd} "
+                       f"{at100[httpd]:,.0f} req/s, {ratio:.2f}x the fastest of "
                        f"{', '.join(WRK_RIVALS)} ({best}, {rivals[best]:,.0f}); target "
                        f"{WRK_RATIO}x.")
     out.append("")

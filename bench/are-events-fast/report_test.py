@@ -80,12 +80,31 @@ class SummaryTest(unittest.TestCase):
                 "socket_errors": ""},
                {"server": "nginx", "connections": 100, "requests_per_s": 120000.0,
                 "socket_errors": ""}]
-        memory = {"connections": 10000, "held": 10000, "rss_before": 10 << 20,
-                  "rss_after": (10 << 20) + 10000 * 1500, "bytes_per_connection": 1500.0}
+        memory = [{"connections": 10000, "held": 10000, "rss_before": 10 << 20,
+                   "rss_after": (10 << 20) + 10000 * 1500, "bytes_per_connection": 1500.0}]
         text = self.summarize(self.sweep({"httpd": 0.05}), wrk, memory)
         self.assertIn("PASS: 1500 bytes per idle keep-alive connection", text)
         self.assertIn("MISS: wrk -t1 -c100, httpd 130,000 req/s, 1.08x the fastest", text)
         self.assertIn("(nginx, 120,000)", text)
+
+    def test_each_backend_is_a_server_of_its_own(self):
+        rows = self.sweep({"toy-st": 0.1, "nginx": 0.2})
+        for backend, k in (("epoll", 0.09), ("io_uring", 0.07)):
+            rows += [dict(row("httpd", l, k * l), backend=backend) for l in (100, 1000, 10000)]
+        rows += [dict(row("toy-cpc", l, 0.06 * l), backend="epoll") for l in (100, 1000, 10000)]
+        args = argparse.Namespace(quick=False, server_cpu=30)
+        now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+        text = report.summary(rows, [], [], {}, args, now, now,
+                              {"toy-cpc/io_uring": "CPC_BACKEND=io_uring, but epoll"})
+        self.assertIn("| httpd/epoll | 0.09000 |", text)
+        self.assertIn("| httpd/io_uring | 0.07000 |", text)
+        self.assertIn("PASS: httpd/epoll and httpd/io_uring and toy-cpc/epoll have the smallest",
+                      text)
+        st = lines_with(text, "httpd/io_uring against toy-st")[0]
+        self.assertTrue(st.startswith("- PASS (aim 0.8x: PASS)"), st)
+        st = lines_with(text, "httpd/epoll against toy-st")[0]
+        self.assertTrue(st.startswith("- PASS (aim 0.8x: MISS)"), st)
+        self.assertIn("## Backends not available\n\n- toy-cpc/io_uring: CPC_BACKEND", text)
 
 
 if __name__ == "__main__":

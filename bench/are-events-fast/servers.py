@@ -26,6 +26,16 @@ class Server:
     binary: str  # what must exist for the server to run
     max_load: int = 0  # above this load the server cannot work (0: no limit); see why
     why: str = ""
+    backend: str = ""  # the cpc runtime's backend (CPC_BACKEND), for this project's servers
+
+    @property
+    def label(self):
+        """The name in tables and plots: the server, and its backend if it has one."""
+        return f"{self.name}/{self.backend}" if self.backend else self.name
+
+    @property
+    def env(self):
+        return {"CPC_BACKEND": self.backend} if self.backend else None
 
     def available(self):
         return os.path.exists(self.binary) or shutil.which(self.binary) is not None
@@ -58,17 +68,20 @@ def production(name, run_dir, root, port, backlog):
     raise ValueError(f"no production server named {name}")
 
 
-def all_servers(build_dir, run_dir, root, port, backlog):
+def all_servers(build_dir, run_dir, root, port, backlog, backends=("epoll",)):
     """Every server of the experiment, in the order of the paper's figure: toys, then ours,
-    then the production servers."""
+    then the production servers. Those on the cpc runtime (toy-cpc, httpd) come once per
+    backend of `backends`."""
     b = Path(build_dir)
     toys = b / "bench"
     servers = []
 
-    def toy(name, why_limit=0, why=""):
+    def toy(name, why_limit=0, why="", on_cpc=False):
         exe = str(toys / f"toy-{name}")
-        servers.append(
-            Server(f"toy-{name}", "toy", [exe, str(port), str(backlog)], exe, why_limit, why))
+        for backend in backends if on_cpc else [""]:
+            servers.append(
+                Server(f"toy-{name}", "toy", [exe, str(port), str(backlog)], exe, why_limit, why,
+                       backend))
 
     toy("fork")
     toy("nptl")
@@ -76,14 +89,15 @@ def all_servers(build_dir, run_dir, root, port, backlog):
     toy("pth", 900, "GNU Pth waits with select(2), limited to descriptors below 1024")
     toy("st")
     toy("asio")
-    toy("cpc")
+    toy("cpc", on_cpc=True)
 
     httpd = str(b / "apps" / "httpd" / "httpd")
-    servers.append(
-        Server("httpd", "cpc", [
-            httpd, "--root", str(root), "--bind", "127.0.0.1", "--port", str(port),
-            "--listen-backlog", str(backlog), "--threads", "1", "--quiet"
-        ], httpd))
+    for backend in backends:
+        servers.append(
+            Server("httpd", "cpc", [
+                httpd, "--root", str(root), "--bind", "127.0.0.1", "--port", str(port),
+                "--listen-backlog", str(backlog), "--threads", "1", "--quiet"
+            ], httpd, backend=backend))
 
     servers += [production(name, run_dir, root, port, backlog)
                 for name in ("nginx", "lighttpd", "apache2-prefork", "apache2-worker", "h2o")]

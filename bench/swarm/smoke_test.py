@@ -57,7 +57,7 @@ class SmokeTest(unittest.TestCase):
         self.assertEqual(r["errors_total"], "0", r)
         self.assertEqual(r["seeder_handshake_failures"], "", r)
         report = (results / "swarm-smoke.md").read_text()
-        self.assertIn("| hekate | 50 | 50 |", report)
+        self.assertIn("| hekate | epoll | 50 | 50 |", report)
         self.assertNotIn("**failed**", report)
         self.assertNotIn("not a result", report)
         if shutil.which("gnuplot"):
@@ -81,7 +81,7 @@ class SmokeTest(unittest.TestCase):
         self.assertIn("exited with status 3 before seeding", p.stdout)
         self.assertEqual(machine.processes_naming(ARGS.work / "data"), [])
         report = (results / "swarm-smoke.md").read_text()
-        self.assertIn("| hekate | 50 | **failed**:", report)
+        self.assertIn("| hekate | epoll | 50 | **failed**:", report)
         self.assertIn("a partial report is not a result", report)
         rows = read_rows(results)
         self.assertEqual(rows[0]["valid"], "0")

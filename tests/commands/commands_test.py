@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The README's commands, run as a user runs them, in a smoke form that costs seconds.
 
-    commands_test.py SOURCE_DIR BUILD_DIR {bench,bench-events,bench-swarm,bench-cores,bench-knot,run}
+    commands_test.py SOURCE_DIR BUILD_DIR
+        {bench,bench-events,bench-swarm,bench-cores,bench-knot,bench-crossings,run}
 
 Each check calls `make -C SOURCE_DIR TARGET` with BUILD_DIR given as the README's default
 gives it, relative to the source tree, so that a harness that depends on its working
@@ -163,6 +164,22 @@ def check_bench_knot(source, build, results):
     expect_png(results / "knot-bandwidth-smoke.png")
 
 
+# ---- make bench-crossings -----------------------------------------------------------------
+
+
+def check_bench_crossings(source, build, results):
+    # bench/crossings/smoke_test.py checks the counts in detail; this checks that the make
+    # target reaches the harness and that the project's servers were measured.
+    make(source, build, "bench-crossings", "SMOKE=1", f"RESULTS={results}", timeout=300)
+    rows = {r["system"]: r for r in read_csv(results / "crossings-smoke.csv")}
+    for system in ("httpd-close", "toy-cpc"):
+        r = rows.get(system)
+        expect(r is not None, f"bench-crossings: no row for {system}: {rows}")
+        for column in ("syscalls", "cpu_us"):
+            v = number(r[column])
+            expect(v is not None and v > 0, f"bench-crossings: {system}'s {column} is {r[column]!r}")
+
+
 # ---- make run -----------------------------------------------------------------------------
 
 
@@ -266,6 +283,7 @@ CHECKS = {
     "bench-swarm": check_bench_swarm,
     "bench-cores": check_bench_cores,
     "bench-knot": check_bench_knot,
+    "bench-crossings": check_bench_crossings,
     "run": check_run,
 }
 
