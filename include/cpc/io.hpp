@@ -1,11 +1,23 @@
 // I/O wrappers: system calls for cooperative threads (CPC's cpc_read, cpc_write...).
 //
-// On a loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
-// answers EAGAIN, waits with io_wait and tries again, so the other threads run meanwhile.
-// On a pool thread (a detached thread) the same calls block the kernel thread, as CPC's
-// wrappers did. EINTR is retried inside; every other error comes back as a value in
-// `error`, never as a retry forever. `interrupt` (and an enclosing with_timeout) cuts a wait
-// short: the result then carries std::errc::operation_canceled and the bytes moved so far.
+// On an io_uring loop (loop::completes_io()), read, recv, write, send, writev, accept and
+// connect are submitted as operations (io_op.hpp) and the thread sleeps until the kernel
+// completes them; sendfile tries the call and waits for readiness (io_uring has no sendfile).
+// On an epoll loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
+// answers EAGAIN, waits with io_wait and tries again. Either way the other threads run
+// meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread, as
+// CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in
+// `error`, never as a retry forever.
+//
+// `interrupt` (and an enclosing with_timeout) cuts a call short: the result then carries
+// std::errc::operation_canceled and the bytes moved so far. On io_uring the operation in
+// flight is cancelled and the call returns only once the kernel has let go of the buffer:
+// memory passed to an interrupted call may be freed as soon as it returns, on either backend.
+// If the operation completed before the cancellation reached it, its bytes are not lost: they
+// are in the buffer (read, recv) or were sent (write...), and counted in `bytes`, with
+// operation_canceled still in `error` (the call was cut short; a read may then return bytes
+// with it). An accept or a connect that completed anyway is reported as a success: the
+// connection exists.
 //
 // write, writev, send and sendfile move everything asked for unless an error or an
 // interruption stops them (short writes are continued inside); read and recv return after
@@ -59,7 +71,12 @@ task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
 // Closes fd after every loop that knows it forgets it, so that a later fd with the same
 // number starts afresh everywhere. Thread-safe. The loop of this kernel thread (if any)
 // forgets it at once and its waiters on fd wake; any other loop that has fd in its poll set
-// forgets it before its next io_wait and at its next iteration, waking its waiters then.
+// or an operation on it forgets it before its next io_wait and at its next iteration, waking
+// its waiters then. On io_uring, forgetting cancels every poll and operation of the loop on
+// fd (they hold a reference to the file, which would keep a socket open): a thread blocked in
+// a wrapper on fd wakes with EBADF, and the peer sees the connection end once every loop has
+// let go. close(2) itself is a plain system call, not an operation: its result is wanted at
+// once, and it costs the same either way.
 // Starting an io_wait on fd on one loop while another closes it is a race in the program,
 // as with any use of an fd being closed.
 int close(int fd) noexcept;
