@@ -3,6 +3,9 @@
 // On an io_uring loop (loop::completes_io()), read, recv, write, send, writev, accept and
 // connect are submitted as operations (io_op.hpp) and the thread sleeps until the kernel
 // completes them; sendfile tries the call and waits for readiness (io_uring has no sendfile).
+// An operation always suspends the thread until the loop's next look at the kernel, even
+// when data is already there: a thread that must not hold its buffer across a suspension
+// (the lazy-buffer idiom, examples/lazy_buffer.cpp) waits with io_wait and calls read(2).
 // On an epoll loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
 // answers EAGAIN, waits with io_wait and tries again. Either way the other threads run
 // meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread, as
