@@ -11,20 +11,14 @@
 // still be part of the frame, allocated when the thread starts. So the lazy buffer is
 // allocated on the heap (the frame holds only the pointer).
 //
-// The read after the wait is read(2) itself, not cpc::read: on an io_uring loop cpc::read is
-// an operation, and the thread suspends (holding its buffer) until the loop's next look at the
-// kernel even when data is there; read(2) on the non-blocking fd returns at once.
-//
 // The program serves N idle connections twice, with an eager and a lazy echo thread, and
 // counts the buffer bytes alive while all N are idle and at the peak of activity.
 //
 // Usage: lazy_buffer [--connections N] [--buffer-kib K]
 //        (defaults 500 and 64; checks the result and exits 0 on success)
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -95,10 +89,9 @@ cpc::task<void> serve_lazy(server& s, int fd) {
         if (!ready) break;  // only an interrupt would say false; there is none here
         // Data (or end of file) is there: the read below will not wait.
         counted_buffer buf(buffer_size);
-        const ssize_t n = ::read(fd, buf.data(), buf.size());
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;  // gone meanwhile
-        if (n <= 0) break;
-        if (!co_await cpc::send(fd, buf.data(), static_cast<std::size_t>(n), 0)) break;
+        const cpc::io_result r = co_await cpc::read(fd, buf.data(), buf.size());
+        if (!r || r.bytes == 0) break;
+        if (!co_await cpc::send(fd, buf.data(), r.bytes, 0)) break;
         // buf is freed here, at the end of the iteration: back to zero while idle.
     }
     cpc::close(fd);

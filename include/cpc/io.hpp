@@ -1,26 +1,27 @@
 // I/O wrappers: system calls for cooperative threads (CPC's cpc_read, cpc_write...).
 //
-// On an io_uring loop (loop::completes_io()), read, recv, write, send, writev, accept and
-// connect are submitted as operations (io_op.hpp) and the thread sleeps until the kernel
-// completes them; sendfile tries the call and waits for readiness (io_uring has no sendfile).
-// An operation always suspends the thread until the loop's next look at the kernel, even
-// when data is already there: a thread that must not hold its buffer across a suspension
-// (the lazy-buffer idiom, examples/lazy_buffer.cpp) waits with io_wait and calls read(2).
-// On an epoll loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
-// answers EAGAIN, waits with io_wait and tries again. Either way the other threads run
-// meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread, as
-// CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in
+// On a loop, each wrapper tries the call on the (non-blocking) fd first, so that a call that
+// can complete never suspends the thread. When the kernel answers EAGAIN, on an io_uring loop
+// (loop::completes_io()) write, send, writev and accept submit the same call as an operation
+// (io_op.hpp) and the thread sleeps until the kernel completes it; connect is an operation
+// from the start (a connect in progress cannot be handed over). read and recv wait for
+// readiness and call again on both backends (a poll operation on io_uring): their buffer is
+// touched only by a call that completes without suspending, which the lazy-buffer idiom and
+// buffers shared by the threads of a loop rely on, whereas a read operation would hold the
+// buffer while it waits. sendfile waits for readiness too (io_uring has no sendfile). On an
+// epoll loop every wrapper waits with io_wait and calls again. Either way the other threads
+// run meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread,
+// as CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in
 // `error`, never as a retry forever.
 //
 // `interrupt` (and an enclosing with_timeout) cuts a call short: the result then carries
-// std::errc::operation_canceled and the bytes moved so far. On io_uring the operation in
+// std::errc::operation_canceled and the bytes moved so far. On io_uring an operation in
 // flight is cancelled and the call returns only once the kernel has let go of the buffer:
 // memory passed to an interrupted call may be freed as soon as it returns, on either backend.
-// If the operation completed before the cancellation reached it, its bytes are not lost: they
-// are in the buffer (read, recv) or were sent (write...), and counted in `bytes`, with
-// operation_canceled still in `error` (the call was cut short; a read may then return bytes
-// with it). An accept or a connect that completed anyway is reported as a success: the
-// connection exists.
+// If the operation completed before the cancellation reached it, its result wins, as when
+// readiness wins the same race on epoll: a write goes on with the rest (under a with_timeout
+// that fired, the next operation is interrupted before it starts), an accept or a connect
+// succeeds. No byte and no connection is lost.
 //
 // write, writev, send and sendfile move everything asked for unless an error or an
 // interruption stops them (short writes are continued inside); read and recv return after

@@ -16,8 +16,9 @@
 // resumes only when the operation's completion has arrived, that is when the kernel no longer
 // uses its buffers: memory the operation reads or writes may be freed as soon as co_await
 // returns. interrupted() then says so, and the result is -ECANCELED or, when the operation
-// finished before the cancellation reached it, its real result (bytes that did move). A
-// scope that had fired before the call submits nothing and returns -ECANCELED.
+// finished before the cancellation reached it, its real result (bytes that did move: callers
+// should treat it as a completion, or lose them). A scope that had fired before the call
+// submits nothing and returns -ECANCELED.
 //
 // The thread resumes where its color runs by then (wake.hpp), like io_wait's.
 #pragma once

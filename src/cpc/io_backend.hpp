@@ -45,6 +45,10 @@ class io_backend {
     // Makes a wait() in progress, or the next one, return. Thread-safe.
     virtual void wake() noexcept = 0;
 
+    // The loop's run ends: hands the kernel what is queued for it (the removals and cancels
+    // of a close, which let go of the file) without waiting for their completions.
+    virtual void flush() noexcept {}
+
     // Operations (io_uring only; the epoll backend has none, and callers check first).
     // Queues op on fd: prepare fills the SQE, whose user_data the backend sets; the SQE goes
     // to the kernel at the next wait().

@@ -138,6 +138,10 @@ class io_uring_backend final : public io_backend {
         return events_;
     }
 
+    void flush() noexcept override {
+        if (io_uring_sq_ready(&ring_) != 0) io_uring_submit(&ring_);
+    }
+
     void wake() noexcept override {
         const std::uint64_t one = 1;
         [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);

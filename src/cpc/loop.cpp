@@ -399,6 +399,7 @@ run_result loop::run() {
         update_now();
     }
 
+    backend_->flush();
     detail::tl_loop = outer_loop;
     detail::tl_scheduler = outer_scheduler;
     run_result result;
