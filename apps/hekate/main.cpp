@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "cpc/color.hpp"
@@ -118,6 +119,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--threads", threads, "event loops, one per core (default: every CPU)");
     CLI11_PARSE(app, argc, argv);
+    try {
+        (void)cpc::default_loop();  // a bad CPC_BACKEND is reported here, not by a crash
+    } catch (const std::exception& e) {
+        hekate::log_error("{}", e.what());
+        return 2;
+    }
 
     try {
         config.choking.credit = parse_size(credit);
@@ -163,6 +170,8 @@ int main(int argc, char** argv) {
     bool ended = false;
     cpc::condvar done;
     if (threads <= 1) {
+        hekate::log(hekate::log_level::info, "event loop on {}",
+                    cpc::default_loop().backend_description());
         hekate::server srv(std::move(config));
         cpc::spawn(run_server(srv, status, done, ended));
         cpc::spawn(watch_signals(signals, srv, done, ended));
@@ -173,6 +182,7 @@ int main(int argc, char** argv) {
     // are uncolored, so nothing else could move anyway.
     cpc::runtime rt{{.threads = threads, .steal = false}};
     cpc::color control(rt.at(0));
+    hekate::log(hekate::log_level::info, "event loops on {}", rt.at(0).backend_description());
     hekate::server srv(std::move(config), rt, control);
     rt.spawn(run_server(srv, status, done, ended), control);
     rt.spawn(watch_signals(signals, srv, done, ended), control);

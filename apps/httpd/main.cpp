@@ -19,6 +19,7 @@
 #include <cpc/topology.hpp>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <string>
 
@@ -108,6 +109,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"shared", "reuseport"}));
     app.add_flag("--quiet", cfg.quiet, "print nothing but the first line");
     CLI11_PARSE(app, argc, argv);
+    try {
+        (void)cpc::default_loop();  // a bad CPC_BACKEND is reported here, not by a crash
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "httpd: %s\n", e.what());
+        return 2;
+    }
 
     cfg.policy = policy == "accept" ? httpd::accept_policy::accept : httpd::accept_policy::active;
     const auto ms = [](double s) {
@@ -135,6 +142,7 @@ int main(int argc, char** argv) {
         std::printf(
             "httpd: root %s, policy %s, %u loop(s), page cache %zu bytes (files up to %zu)\n",
             cfg.root.c_str(), policy.c_str(), s.loops(), cfg.cache_size, cfg.cache_file_max);
+        std::printf("httpd: event loops on %s\n", s.first_loop().backend_description().c_str());
     }
     std::fflush(stdout);
 

@@ -47,6 +47,8 @@ class server_group {
     // After a successful start().
     std::uint16_t port() const noexcept { return servers_.front()->port(); }
     unsigned loops() const noexcept { return loops_; }
+    // The group's first loop (its kernel interface is every loop's).
+    cpc::loop& first_loop() noexcept { return runtime_ ? runtime_->at(0) : cpc::default_loop(); }
 
     // Runs every server's listener, and `control` (the signal thread) on the first loop,
     // until every server has stopped and its connections are gone.

@@ -1,11 +1,27 @@
 // I/O wrappers: system calls for cooperative threads (CPC's cpc_read, cpc_write...).
 //
-// On a loop, each wrapper tries the call on the (non-blocking) fd and, when the kernel
-// answers EAGAIN, waits with io_wait and tries again, so the other threads run meanwhile.
-// On a pool thread (a detached thread) the same calls block the kernel thread, as CPC's
-// wrappers did. EINTR is retried inside; every other error comes back as a value in
-// `error`, never as a retry forever. `interrupt` (and an enclosing with_timeout) cuts a wait
-// short: the result then carries std::errc::operation_canceled and the bytes moved so far.
+// On a loop, each wrapper tries the call on the (non-blocking) fd first, so that a call that
+// can complete never suspends the thread. When the kernel answers EAGAIN, on an io_uring loop
+// (loop::completes_io()) write, send, writev and accept submit the same call as an operation
+// (io_op.hpp) and the thread sleeps until the kernel completes it; connect is an operation
+// from the start (a connect in progress cannot be handed over). read and recv wait for
+// readiness and call again on both backends (a poll operation on io_uring): their buffer is
+// touched only by a call that completes without suspending, which the lazy-buffer idiom and
+// buffers shared by the threads of a loop rely on, whereas a read operation would hold the
+// buffer while it waits. sendfile waits for readiness too (io_uring has no sendfile). On an
+// epoll loop every wrapper waits with io_wait and calls again. Either way the other threads
+// run meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread,
+// as CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in
+// `error`, never as a retry forever.
+//
+// `interrupt` (and an enclosing with_timeout) cuts a call short: the result then carries
+// std::errc::operation_canceled and the bytes moved so far. On io_uring an operation in
+// flight is cancelled and the call returns only once the kernel has let go of the buffer:
+// memory passed to an interrupted call may be freed as soon as it returns, on either backend.
+// If the operation completed before the cancellation reached it, its result wins, as when
+// readiness wins the same race on epoll: a write goes on with the rest (under a with_timeout
+// that fired, the next operation is interrupted before it starts), an accept or a connect
+// succeeds. No byte and no connection is lost.
 //
 // write, writev, send and sendfile move everything asked for unless an error or an
 // interruption stops them (short writes are continued inside); read and recv return after
@@ -59,7 +75,12 @@ task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
 // Closes fd after every loop that knows it forgets it, so that a later fd with the same
 // number starts afresh everywhere. Thread-safe. The loop of this kernel thread (if any)
 // forgets it at once and its waiters on fd wake; any other loop that has fd in its poll set
-// forgets it before its next io_wait and at its next iteration, waking its waiters then.
+// or an operation on it forgets it before its next io_wait and at its next iteration, waking
+// its waiters then. On io_uring, forgetting cancels every poll and operation of the loop on
+// fd (they hold a reference to the file, which would keep a socket open): a thread blocked in
+// a wrapper on fd wakes with EBADF, and the peer sees the connection end once every loop has
+// let go. close(2) itself is a plain system call, not an operation: its result is wanted at
+// once, and it costs the same either way.
 // Starting an io_wait on fd on one loop while another closes it is a race in the program,
 // as with any use of an fd being closed.
 int close(int fd) noexcept;

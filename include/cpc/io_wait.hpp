@@ -7,8 +7,14 @@
 // triggered: waiting on an fd that is already ready returns at the next loop iteration. On a
 // pool thread the kernel thread blocks in poll() and `interrupt` is not listened to.
 //
+// On both backends (loop.hpp): epoll's level-triggered interest, or on io_uring a poll
+// operation re-armed at every loop pass while interest remains, with the same meaning. A
+// regular file counts as ready at once on both (epoll refuses it; io_uring's poll reports it
+// ready), a bad fd too (the next call says what is wrong).
+//
 // fds a loop has waited on must be closed with cpc::close, from any kernel thread, so that
-// every loop that knows them forgets them before the number is reused.
+// every loop that knows them forgets them before the number is reused (and, on io_uring, so
+// that the pending poll, which holds a reference to the file, lets go of it).
 //
 // The fd is watched by the loop the thread runs on. If the thread's color moves to another
 // loop meanwhile (runtime.hpp), readiness is still reported there and the thread resumes

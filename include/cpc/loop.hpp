@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "cpc/detail/current.hpp"
@@ -27,6 +28,8 @@
 #include "cpc/detail/timer_heap.hpp"
 #include "cpc/detail/wait_list.hpp"
 #include "cpc/scheduler.hpp"
+
+struct io_uring_sqe;
 
 namespace cpc {
 
@@ -40,9 +43,25 @@ class runtime;
 // on one fd from one loop must all use it or all not.
 enum io_events : unsigned { in = 1u, out = 2u, exclusive = 4u };
 
+// The kernel interface a loop waits with. io_uring: readiness as poll operations, and the
+// I/O wrappers (io.hpp) submitted as operations that complete in the kernel. epoll:
+// readiness only, the wrappers try the call and wait for readiness on EAGAIN.
+enum class backend_kind : unsigned char {
+    automatic,  // CPC_BACKEND (io_uring or epoll) if set, else io_uring when the kernel allows
+    io_uring,   // epoll when the kernel refuses it (loop::backend_fallback says why)
+    epoll,
+};
+
+const char* to_string(backend_kind k) noexcept;
+
+struct loop_options {
+    backend_kind backend = backend_kind::automatic;
+};
+
 namespace detail {
 class io_backend;
 class fd_table;
+struct io_op_base;
 struct runtime_state;
 void register_loop(loop& l);
 void unregister_loop(loop& l) noexcept;
@@ -59,8 +78,19 @@ class loop final : public scheduler {
   public:
     // Creating a loop sets SIGPIPE to SIG_IGN if it was SIG_DFL, so that writes to a closed
     // socket or pipe fail with EPIPE instead of killing the process.
-    loop();
+    // Throws std::invalid_argument when CPC_BACKEND names no backend.
+    loop() : loop(loop_options{}) {}
+    explicit loop(loop_options options);
     ~loop() override;
+
+    // What the loop waits with: io_uring or epoll, never automatic.
+    backend_kind backend() const noexcept { return backend_kind_; }
+    // Why the loop uses epoll although io_uring was wanted (the kernel refused it: the
+    // failing call and its error, or the sysctl that forbids it); empty otherwise.
+    const std::string& backend_fallback() const noexcept { return fallback_; }
+    // One line for a server's startup output: "io_uring", or "epoll" with the fallback's
+    // reason in parentheses.
+    std::string backend_description() const;
 
     // Runs threads until nothing can make progress any more: no runnable thread, no pending
     // timer, no fd being waited for, no thread detached to a pool (it may come back), and
@@ -109,6 +139,15 @@ class loop final : public scheduler {
     // the poll set, and the number will be reused). Its waiters are woken. cpc::close calls
     // it, and has every other loop that knows fd do the same.
     void forget_fd(int fd) noexcept;
+    // Operations (io_op.hpp), on an io_uring loop only (completes_io()). submit_op queues op,
+    // prepare filling its SQE (not its user_data), for the loop's next look at the kernel;
+    // op->complete runs on this loop when the kernel is done with it. cancel_op asks the kernel
+    // to cancel it: the completion still comes, with -ECANCELED or the result if the
+    // operation finished first. Ops in flight keep run() going, as fd waits do.
+    bool completes_io() const noexcept { return backend_kind_ == backend_kind::io_uring; }
+    using prepare_fn = void (*)(io_uring_sqe* sqe, void* ctx) noexcept;
+    void submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx);
+    void cancel_op(detail::io_op_base* op) noexcept;
     // Threads blocked on condvars: counted so that run() can report them.
     void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
 
@@ -165,14 +204,18 @@ class loop final : public scheduler {
     void post_forget(int fd);
     void apply_forgets() noexcept;
     bool nothing_left();
+    // Threads wait for the kernel: fd readiness or operations in flight.
+    bool waits_on_kernel() const noexcept;
     void poll(std::int64_t timeout_ns);
     void fire_timers();
     void update_now() noexcept;
 
     detail::ring_queue ready_;
     detail::timer_heap timers_;
+    std::string fallback_;
     std::unique_ptr<detail::io_backend> backend_;
     std::unique_ptr<detail::fd_table> fds_;
+    backend_kind backend_kind_;
     std::int64_t now_ = 0;
     std::ptrdiff_t blocked_ = 0;
 

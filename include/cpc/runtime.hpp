@@ -45,6 +45,9 @@ struct runtime_options {
     bool pin = true;
     // Loop 0 is default_loop(), so that cpc::spawn outside any loop feeds the runtime.
     bool adopt_default_loop = false;
+    // The kernel interface of the loops the runtime creates (loop.hpp); an adopted default
+    // loop keeps its own (CPC_BACKEND's, or io_uring when the kernel allows it).
+    backend_kind backend = backend_kind::automatic;
     // Stealing thresholds: a color moves to a loop sharing a cache with its owner when it
     // has at least steal_min_ready runnable threads, to a farther one with at least
     // steal_far_min_ready, and only after its new owner ran it steal_hysteresis times since

@@ -48,6 +48,8 @@ class epoll_backend final : public io_backend {
         ::close(epfd_);
     }
 
+    backend_kind kind() const noexcept override { return backend_kind::epoll; }
+
     int set_interest(int fd, unsigned current, unsigned wanted) noexcept override {
         epoll_event ev{};
         ev.events = to_epoll(wanted);

@@ -52,6 +52,7 @@ void fd_table::dispatch(int fd, unsigned kinds) noexcept {
 }
 
 void fd_table::forget(int fd) noexcept {
+    backend_.forget(fd);
     if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return;
     entry& e = entries_[static_cast<std::size_t>(fd)];
     if (e.armed != 0) note_disarmed(fd, slot_);

@@ -1,6 +1,7 @@
 #include "cpc/io.hpp"
 
 #include <fcntl.h>
+#include <liburing.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "cpc/io_op.hpp"
 #include "cpc/io_wait.hpp"
 #include "cpc/loop.hpp"
 #include "fd_owners.hpp"
@@ -19,11 +21,34 @@ namespace {
 std::error_code last_error() {
     return {errno, std::generic_category()};
 }
+std::error_code error_of(int res) {
+    return {-res, std::generic_category()};
+}
 std::error_code interrupted() {
     return std::make_error_code(std::errc::operation_canceled);
 }
 bool would_block() {
     return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+// On an io_uring loop a call that would block becomes an operation (io_op.hpp); elsewhere the
+// thread waits for readiness and calls again.
+bool completes_here() noexcept {
+    const loop* l = loop::current();
+    return l && l->completes_io();
+}
+
+// An operation's arguments, read by its prepare function when the thread suspends.
+struct rw_args {
+    int fd;
+    const void* buf;
+    std::size_t len;
+    int flags;
+};
+
+// One call's length as an operation: the kernel takes 32 bits (and moves < 2 GiB at once).
+std::size_t capped(std::size_t len) {
+    return std::min<std::size_t>(len, 0x7ffff000);
 }
 
 // The shape of every wrapper that moves bytes once: call, and on EAGAIN wait and call again.
@@ -38,9 +63,16 @@ task<io_result> transfer_once(int fd, io_events kind, condvar* interrupt, Call c
     }
 }
 
-// The shape of every wrapper that moves all it is asked: continue short transfers.
-template <class Call>
-task<io_result> transfer_all(int fd, std::size_t len, condvar* interrupt, Call call) {
+// The shape of every wrapper that moves all it is asked: continue short transfers. call(done)
+// makes the call for the rest. When it would block, on io_uring rest(done) gives the
+// arguments of the same call as an operation, which replaces the wait for readiness and the
+// second call; on epoll the thread waits and calls again.
+//
+// The call is tried first on io_uring too: a call that can complete must not suspend the
+// thread, and only one that would block pays for the operation.
+template <class Call, class Rest>
+task<io_result> transfer_all(int fd, std::size_t len, condvar* interrupt, Call call,
+                             loop::prepare_fn prepare, Rest rest) {
     std::size_t done = 0;
     while (done < len) {
         const ssize_t n = call(done);
@@ -51,13 +83,112 @@ task<io_result> transfer_all(int fd, std::size_t len, condvar* interrupt, Call c
         if (n == 0) co_return io_result{done, std::make_error_code(std::errc::broken_pipe)};
         if (errno == EINTR) continue;
         if (!would_block()) co_return io_result{done, last_error()};
+        if (prepare && completes_here()) {
+            rw_args args = rest(done);
+            io_op_awaiter op(fd, prepare, &args, interrupt);
+            const int res = co_await op;
+            if (res > 0) done += static_cast<std::size_t>(res);
+            // A completion that beat the cancellation counts (io.hpp); the next operation of
+            // a with_timeout that fired is interrupted before it starts.
+            if (res < 0 && op.interrupted()) co_return io_result{done, interrupted()};
+            if (res == 0) co_return io_result{done, std::make_error_code(std::errc::broken_pipe)};
+            if (res < 0 && res != -EINTR && res != -EAGAIN) {
+                co_return io_result{done, error_of(res)};
+            }
+            continue;
+        }
         if (!co_await io_wait(fd, out, interrupt)) co_return io_result{done, interrupted()};
     }
     co_return io_result{done, {}};
 }
 
+void prepare_write(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<rw_args*>(ctx);
+    io_uring_prep_write(sqe, a->fd, a->buf, static_cast<unsigned>(a->len), static_cast<__u64>(-1));
+}
+void prepare_send(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<rw_args*>(ctx);
+    io_uring_prep_send(sqe, a->fd, a->buf, a->len, a->flags);
+}
+void prepare_writev(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<rw_args*>(ctx);
+    io_uring_prep_writev(sqe, a->fd, static_cast<const iovec*>(a->buf),
+                         static_cast<unsigned>(a->len), static_cast<__u64>(-1));
+}
+
+// The vectors still to send after `done` bytes of iov, in rest.
+void remaining(const iovec* iov, int iovcnt, std::size_t done, std::vector<iovec>& rest) {
+    rest.clear();
+    for (int i = 0; i < iovcnt; ++i) {
+        if (done >= iov[i].iov_len) {
+            done -= iov[i].iov_len;
+            continue;
+        }
+        rest.push_back({static_cast<char*>(iov[i].iov_base) + done, iov[i].iov_len - done});
+        done = 0;
+    }
+}
+
+struct accept_args {
+    int fd;
+    sockaddr* addr;
+    socklen_t* addrlen;
+};
+void prepare_accept(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<accept_args*>(ctx);
+    io_uring_prep_accept(sqe, a->fd, a->addr, a->addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+struct connect_args {
+    int fd;
+    const sockaddr* addr;
+    socklen_t addrlen;
+};
+void prepare_connect(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<connect_args*>(ctx);
+    io_uring_prep_connect(sqe, a->fd, a->addr, a->addrlen);
+}
+
+// A new fd may reuse the number of one closed behind the loop's back.
+accept_result accepted(int fd) {
+    if (loop* l = loop::current()) l->forget_fd(fd);
+    return accept_result{fd, {}};
+}
+
+// The connect itself is the operation: a connect in progress cannot be handed to io_uring
+// (it would answer EALREADY).
+task<std::error_code> connect_op(int fd, const sockaddr* addr, socklen_t addrlen,
+                                 condvar* interrupt) {
+    connect_args args{fd, addr, addrlen};
+    io_op_awaiter op(fd, &prepare_connect, &args, interrupt);
+    const int res = co_await op;
+    if (res == 0) co_return std::error_code{};  // connected, interrupted or not (io.hpp)
+    if (op.interrupted()) co_return interrupted();
+    co_return error_of(res);
+}
+
+task<std::error_code> connect_ready(int fd, const sockaddr* addr, socklen_t addrlen,
+                                    condvar* interrupt) {
+    if (::connect(fd, addr, addrlen) == 0) co_return std::error_code{};
+    if (errno != EINPROGRESS && errno != EINTR) co_return last_error();
+    if (!co_await io_wait(fd, out, interrupt)) co_return interrupted();
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) co_return last_error();
+    co_return std::error_code{err, std::generic_category()};
+}
+
+auto no_rest = [](std::size_t) { return rw_args{}; };
+
 }  // namespace
 
+// read and recv wait for readiness on both backends (a poll operation on io_uring), then
+// call: the buffer is touched only by a call that completes without suspending. Programs
+// rely on that (the lazy-buffer idiom: a buffer shared by the threads of a loop, as hekate's
+// and the swarm simulator's scratch, or allocated only once data is there), and a read
+// operation would hold the buffer for as long as it waits. cpc::io_op reads for programs that
+// own their buffers (tests/io_cancel_test.cpp); io_uring's answer to lazy buffers, a
+// provided-buffer ring, is not done yet.
 task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt) {
     return transfer_once(fd, in, interrupt, [=] { return ::read(fd, buf, len); });
 }
@@ -68,15 +199,25 @@ task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* int
 
 task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt) {
     const char* bytes = static_cast<const char*>(buf);
-    return transfer_all(fd, len, interrupt,
-                        [=](std::size_t done) { return ::write(fd, bytes + done, len - done); });
+    return transfer_all(
+        fd, len, interrupt, [=](std::size_t done) { return ::write(fd, bytes + done, len - done); },
+        &prepare_write,
+        [=](std::size_t done) {
+            return rw_args{fd, bytes + done, capped(len - done), 0};
+        });
 }
 
 task<io_result> send(int fd, const void* buf, std::size_t len, int flags, condvar* interrupt) {
     const char* bytes = static_cast<const char*>(buf);
-    return transfer_all(fd, len, interrupt, [=](std::size_t done) {
-        return ::send(fd, bytes + done, len - done, flags | MSG_NOSIGNAL);
-    });
+    return transfer_all(
+        fd, len, interrupt,
+        [=](std::size_t done) {
+            return ::send(fd, bytes + done, len - done, flags | MSG_NOSIGNAL);
+        },
+        &prepare_send,
+        [=](std::size_t done) {
+            return rw_args{fd, bytes + done, capped(len - done), flags | MSG_NOSIGNAL};
+        });
 }
 
 task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt) {
@@ -84,41 +225,51 @@ task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt)
     for (int i = 0; i < iovcnt; ++i)
         total += iov[i].iov_len;
     // After a short write the vectors still to send are rebuilt in a copy, never in the
-    // caller's array.
+    // caller's array (the operation's copy lives in its lambda, so until it completes).
     return transfer_all(
-        fd, total, interrupt, [=, rest = std::vector<iovec>()](std::size_t done) mutable {
+        fd, total, interrupt,
+        [=, rest = std::vector<iovec>()](std::size_t done) mutable {
             if (done == 0) return ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
-            rest.clear();
-            for (int i = 0; i < iovcnt; ++i) {
-                if (done >= iov[i].iov_len) {
-                    done -= iov[i].iov_len;
-                    continue;
-                }
-                rest.push_back({static_cast<char*>(iov[i].iov_base) + done, iov[i].iov_len - done});
-                done = 0;
-            }
+            remaining(iov, iovcnt, done, rest);
             return ::writev(fd, rest.data(), std::min(static_cast<int>(rest.size()), IOV_MAX));
+        },
+        &prepare_writev,
+        [=, rest = std::vector<iovec>()](std::size_t done) mutable {
+            remaining(iov, iovcnt, done, rest);
+            const auto count =
+                static_cast<std::size_t>(std::min<std::size_t>(rest.size(), IOV_MAX));
+            return rw_args{fd, rest.data(), count, 0};
         });
 }
 
+// Readiness and sendfile(2) on both backends: io_uring has no sendfile operation, and a
+// splice through a pipe would cost a pipe per connection and two linked operations per chunk.
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
                          condvar* interrupt) {
-    return transfer_all(out_fd, len, interrupt, [=](std::size_t done) {
-        return ::sendfile(out_fd, in_fd, offset, len - done);
-    });
+    return transfer_all(
+        out_fd, len, interrupt,
+        [=](std::size_t done) { return ::sendfile(out_fd, in_fd, offset, len - done); }, nullptr,
+        no_rest);
 }
 
 task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt,
                            bool shared) {
     for (;;) {
         const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            // A new fd may reuse the number of one closed behind the loop's back.
-            if (loop* l = loop::current()) l->forget_fd(fd);
-            co_return accept_result{fd, {}};
-        }
+        if (fd >= 0) co_return accepted(fd);
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (!would_block()) co_return accept_result{-1, last_error()};
+        if (completes_here()) {
+            // A shared socket: io_uring's accept waits with an exclusive poll of its own.
+            accept_args args{listen_fd, addr, addrlen};
+            io_op_awaiter op(listen_fd, &prepare_accept, &args, interrupt);
+            const int res = co_await op;
+            // Accepted, interrupted or not: the connection is not lost (io.hpp).
+            if (res >= 0) co_return accepted(res);
+            if (op.interrupted()) co_return accept_result{-1, interrupted()};
+            if (res == -EINTR || res == -ECONNABORTED || res == -EAGAIN) continue;
+            co_return accept_result{-1, error_of(res)};
+        }
         const unsigned events = shared ? in | exclusive : in;
         if (!co_await io_wait(listen_fd, events, interrupt)) {
             co_return accept_result{-1, interrupted()};
@@ -127,13 +278,8 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
 }
 
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, condvar* interrupt) {
-    if (::connect(fd, addr, addrlen) == 0) co_return std::error_code{};
-    if (errno != EINPROGRESS && errno != EINTR) co_return last_error();
-    if (!co_await io_wait(fd, out, interrupt)) co_return interrupted();
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) co_return last_error();
-    co_return std::error_code{err, std::generic_category()};
+    if (completes_here()) return connect_op(fd, addr, addrlen, interrupt);
+    return connect_ready(fd, addr, addrlen, interrupt);
 }
 
 int close(int fd) noexcept {

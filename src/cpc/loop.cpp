@@ -29,10 +29,23 @@ constexpr int kStealScan = 16;
 
 }  // namespace
 
-loop::loop()
+const char* to_string(backend_kind k) noexcept {
+    switch (k) {
+        case backend_kind::automatic:
+            return "automatic";
+        case backend_kind::io_uring:
+            return "io_uring";
+        case backend_kind::epoll:
+            return "epoll";
+    }
+    return "?";
+}
+
+loop::loop(loop_options options)
     : scheduler(kind::loop),
-      backend_(detail::make_epoll_backend()),
-      fds_(std::make_unique<detail::fd_table>(*backend_, fd_slot_)) {
+      backend_(detail::make_backend(options.backend, fd_slot_, &fallback_)),
+      fds_(std::make_unique<detail::fd_table>(*backend_, fd_slot_)),
+      backend_kind_(backend_->kind()) {
     detail::ignore_sigpipe_by_default();
     update_now();
     detail::register_loop(*this);  // last: nothing after it may throw
@@ -40,6 +53,12 @@ loop::loop()
 
 loop::~loop() {
     detail::unregister_loop(*this);
+}
+
+std::string loop::backend_description() const {
+    std::string d = to_string(backend_kind_);
+    if (!fallback_.empty()) d += " (io_uring unavailable: " + fallback_ + ")";
+    return d;
 }
 
 void loop::update_now() noexcept {
@@ -67,6 +86,21 @@ void loop::unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept {
 
 void loop::forget_fd(int fd) noexcept {
     fds_->forget(fd);
+}
+
+void loop::submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx) {
+    // As watch_fd: the op's fd may reuse the number of one closed elsewhere.
+    if (forgets_pending_.load(std::memory_order_acquire)) [[unlikely]]
+        apply_forgets();
+    backend_->submit(op, prepare, ctx);
+}
+
+void loop::cancel_op(detail::io_op_base* op) noexcept {
+    backend_->cancel(op);
+}
+
+bool loop::waits_on_kernel() const noexcept {
+    return fds_->waiters() != 0 || backend_->in_flight() != 0;
 }
 
 void loop::wake() noexcept {
@@ -239,7 +273,7 @@ void loop::poll(std::int64_t timeout_ns) {
 }
 
 bool loop::nothing_left() {
-    if (has_ready() || !timers_.empty() || fds_->waiters() != 0) return false;
+    if (has_ready() || !timers_.empty() || waits_on_kernel()) return false;
     if (detail::detached_threads() != 0) return false;
     std::lock_guard lock(remote_mutex_);
     return remote_.empty();
@@ -321,7 +355,7 @@ void loop::withdraw_requests() noexcept {
 bool loop::idle_step() {
     ask_for_colors();
     // Waiting for timers or fds is not idle: those will bring work.
-    if (!timers_.empty() || fds_->waiters() != 0) return false;
+    if (!timers_.empty() || waits_on_kernel()) return false;
     return rt_->go_idle(*this);
 }
 
@@ -341,7 +375,7 @@ run_result loop::run() {
         run_ready();
         if (!timers_.empty()) fire_timers();
         if (has_ready()) {
-            if (fds_->waiters() != 0) poll(0);
+            if (waits_on_kernel()) poll(0);
             continue;
         }
         if (rt_) {
@@ -365,6 +399,7 @@ run_result loop::run() {
         update_now();
     }
 
+    backend_->flush();
     detail::tl_loop = outer_loop;
     detail::tl_scheduler = outer_scheduler;
     run_result result;

@@ -75,7 +75,7 @@ runtime::runtime(runtime_options options)
             loops_.push_back(&default_loop());
             continue;
         }
-        owned_.push_back(std::make_unique<loop>());
+        owned_.push_back(std::make_unique<loop>(loop_options{options.backend}));
         loops_.push_back(owned_.back().get());
     }
     s.loops = loops_;
