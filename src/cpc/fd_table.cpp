@@ -21,8 +21,10 @@ bool fd_table::watch(int fd, io_events kind_and_flags, wait_link* l) {
 }
 
 void fd_table::unwatch(int fd, io_events kind, wait_link* l) noexcept {
-    entries_[static_cast<std::size_t>(fd)].of(kind).remove(l);
+    entry& e = entries_[static_cast<std::size_t>(fd)];
+    e.of(kind).remove(l);
     --waiters_;
+    if (eager_ && e.of(kind).empty()) disarm(fd, e, kind);
 }
 
 std::size_t fd_table::wake(wait_list& list) noexcept {
@@ -39,16 +41,25 @@ void fd_table::dispatch(int fd, unsigned kinds) noexcept {
     }
     entry& e = entries_[static_cast<std::size_t>(fd)];
     unsigned unwanted = 0;
-    if ((kinds & in) && wake(e.readers) == 0) unwanted |= in;
-    if ((kinds & out) && wake(e.writers) == 0) unwanted |= out;
-    unwanted &= e.armed;
-    if (unwanted != 0 || e.armed == 0) {
-        unsigned keep = e.armed & ~unwanted;
-        if (!(keep & (in | out))) keep = 0;  // the exclusive flag alone is no interest
-        backend_.set_interest(fd, e.armed ? e.armed : in | out, keep);
-        if (keep == 0 && e.armed != 0) note_disarmed(fd, slot_);
-        e.armed = keep;
+    // Every waiter of a reported kind is woken: lazily (epoll) only a kind nobody waited for
+    // is disarmed, eagerly all of them (a waiter that wants more waits again).
+    if ((kinds & in) && (wake(e.readers) == 0 || eager_)) unwanted |= in;
+    if ((kinds & out) && (wake(e.writers) == 0 || eager_)) unwanted |= out;
+    if (e.armed == 0) {
+        backend_.set_interest(fd, in | out, 0);  // reported, yet not armed here: not ours
+        return;
     }
+    disarm(fd, e, unwanted);
+}
+
+void fd_table::disarm(int fd, entry& e, unsigned unwanted) noexcept {
+    unwanted &= e.armed;
+    if (unwanted == 0) return;
+    unsigned keep = e.armed & ~unwanted;
+    if (!(keep & (in | out))) keep = 0;  // the exclusive flag alone is no interest
+    backend_.set_interest(fd, e.armed, keep);
+    if (keep == 0) note_disarmed(fd, slot_);
+    e.armed = keep;
 }
 
 void fd_table::forget(int fd) noexcept {

@@ -1,8 +1,10 @@
 // Per-fd waiters of one loop, and the interest registered with the backend.
 //
-// Interest is armed when a thread first waits for a kind of readiness and disarmed lazily:
-// only when the kernel reports readiness that nobody waits for any more. A connection that
-// loops on read -> EAGAIN -> io_wait therefore costs no epoll_ctl in steady state.
+// Interest is armed when a thread first waits for a kind of readiness. On epoll it is disarmed
+// lazily: only when the kernel reports readiness that nobody waits for any more, so that a
+// connection that loops on read -> EAGAIN -> io_wait costs no epoll_ctl in steady state. On a
+// backend whose reports end the registration (io_uring's polls: re-arming costs the same as
+// arming) it is disarmed as soon as nobody waits for it (io_backend::reports_once).
 #pragma once
 
 #include <cstddef>
@@ -17,7 +19,8 @@ namespace cpc::detail {
 class fd_table {
   public:
     // slot: the loop's bit in the masks of fd_owners.hpp, set when the loop is registered.
-    fd_table(io_backend& backend, const unsigned& slot) : backend_(backend), slot_(slot) {}
+    fd_table(io_backend& backend, const unsigned& slot)
+        : backend_(backend), slot_(slot), eager_(backend.reports_once()) {}
 
     // kind: in or out, possibly with the exclusive flag.
     bool watch(int fd, io_events kind, wait_link* l);
@@ -45,9 +48,12 @@ class fd_table {
         return entries_[static_cast<std::size_t>(fd)];
     }
     std::size_t wake(wait_list& list) noexcept;
+    // Stops the interest in the kinds of `unwanted` (in, out) that fd has armed.
+    void disarm(int fd, entry& e, unsigned unwanted) noexcept;
 
     io_backend& backend_;
     const unsigned& slot_;
+    const bool eager_;  // disarm when the last waiter of a kind leaves
     std::deque<entry> entries_;
     std::size_t waiters_ = 0;
 };

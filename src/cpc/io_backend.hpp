@@ -26,6 +26,12 @@ class io_backend {
 
     virtual backend_kind kind() const noexcept = 0;
 
+    // Whether a report of readiness ends the registration (io_uring's single-shot polls).
+    // Such interest is kept only while somebody waits (fd_table.hpp): a poll left armed for
+    // nobody would take a wake-up of an exclusive fd (a listening socket shared by loops)
+    // that another loop was waiting for, and the connection would sit in the backlog.
+    virtual bool reports_once() const noexcept { return false; }
+
     // Sets which readiness kinds (cpc::in | cpc::out, or 0) the kernel reports for fd, with
     // the cpc::exclusive flag or not; `current` is what was set before (0: fd is not in the
     // set). Returns 0, or the errno with which the kernel refused (EPERM for a regular file,

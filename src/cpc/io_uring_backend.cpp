@@ -96,6 +96,7 @@ class io_uring_backend final : public io_backend {
     }
 
     backend_kind kind() const noexcept override { return backend_kind::io_uring; }
+    bool reports_once() const noexcept override { return true; }
 
     int set_interest(int fd, unsigned current, unsigned wanted) noexcept override {
         (void)current;
