@@ -1,6 +1,8 @@
 """The command line shared by the harnesses' smoke tests (bench/*/smoke_test.py, ctest): each
 is a unittest module run as `smoke_test.py --build-dir BUILD --work DIR [unittest options]`."""
 import argparse
+import shutil
+import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -22,3 +24,11 @@ def main(args):
     args.build_dir = parsed.build_dir.resolve()
     args.work = parsed.work.resolve()
     unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def run_harness(run, build_dir, results, *extra, timeout=100):
+    """Runs the harness `run --smoke` into a fresh `results` directory; the finished process."""
+    shutil.rmtree(results, ignore_errors=True)
+    return subprocess.run([sys.executable, str(run), "--smoke", "--build-dir", str(build_dir),
+                           "--results-dir", str(results), *extra], capture_output=True,
+                          text=True, timeout=timeout)

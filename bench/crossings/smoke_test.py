@@ -5,7 +5,6 @@ each server's system calls per request and its CPU time, and leaves no server be
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import argparse
 import csv
 import subprocess
 import sys
@@ -14,9 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
 import machine  # noqa: E402
+import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
-ARGS = None
+ARGS = smoke.Args()
 
 
 class SmokeTest(unittest.TestCase):
@@ -55,16 +55,5 @@ class SmokeTest(unittest.TestCase):
         self.assertNotIn("## Failed", report)
 
 
-def main():
-    global ARGS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", type=Path, required=True)
-    ap.add_argument("--work", type=Path, required=True)
-    ARGS, rest = ap.parse_known_args()
-    ARGS.build_dir = ARGS.build_dir.resolve()
-    ARGS.work = ARGS.work.resolve()
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    smoke.main(ARGS)

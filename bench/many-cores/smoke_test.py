@@ -10,7 +10,6 @@ say that its report is not a result.
 """
 import csv
 import shutil
-import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -24,10 +23,7 @@ ARGS = smoke.Args()
 
 
 def run_smoke(build_dir, results, *extra):
-    shutil.rmtree(results, ignore_errors=True)
-    return subprocess.run([sys.executable, str(RUN), "--smoke", "--build-dir", str(build_dir),
-                           "--results-dir", str(results), *extra], capture_output=True,
-                          text=True, timeout=100)
+    return smoke.run_harness(RUN, build_dir, results, *extra)
 
 
 def fake_build(name, server_script):
