@@ -96,6 +96,32 @@ TEST(Runtime, WaitsForThreadsSentBetweenLoops) {
     EXPECT_EQ(hops, 100);
 }
 
+TEST(Runtime, ACallFromOutsideMayMeetTheEndOfTheRun) {
+    // A kernel thread of no loop of the runtime queues calls for the default loop while
+    // runtimes that adopt it start, run out of work and are destroyed, over and over: the end
+    // of a run must not free what such a sender still uses, and no call is lost or run twice.
+    std::atomic<bool> stop{false};
+    std::atomic<long> sent{0};
+    long ran = 0;  // only touched on the default loop's kernel thread (this one)
+    auto count = [](cpc::loop&, void* p) noexcept { ++*static_cast<long*>(p); };
+    std::thread sender([&] {
+        while (!stop.load()) {
+            cpc::default_loop().call_soon(count, &ran);
+            sent.fetch_add(1);
+            std::this_thread::yield();
+        }
+    });
+    for (int round = 0; round < 200; ++round) {
+        cpc::runtime rt({.threads = 2, .pin = false, .adopt_default_loop = true});
+        rt.spawn_on(rt.at(1), []() -> cpc::task<void> { co_await cpc::yield(); }());
+        rt.run();
+    }
+    stop.store(true);
+    sender.join();
+    cpc::main_loop();  // the calls queued after the last run
+    EXPECT_EQ(ran, sent.load());
+}
+
 TEST(Runtime, CondvarSignalFromAnotherLoopWakesTheWaiterOnItsLoop) {
     cpc::runtime rt({.threads = 2, .pin = false});
     cpc::condvar cv;

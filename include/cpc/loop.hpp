@@ -189,6 +189,9 @@ class loop final : public scheduler {
     // Queues item for this loop and wakes it. A color handed over is made this loop's
     // under the same lock, so that whoever sees the new owner queues after the hand-over.
     void push_remote(const remote_item& item, color* handed_over);
+    // The queueing part of push_remote, under remote_mutex_. Returns true if the queue was
+    // empty (the sender may have to wake the loop).
+    bool queue_locked(const remote_item& item, color* handed_over);
     void adopt(color& c);
     bool has_ready() const noexcept { return !ready_.empty() || colors_head_ != nullptr; }
     // Runtime loops only: steal requests, idleness and the end of the run.
@@ -242,7 +245,7 @@ class loop final : public scheduler {
     unsigned index_ = 0;
     bool asked_ = false;                         // steal requests posted at other loops
     std::atomic<loop*> steal_request_{nullptr};  // an idle loop asking this one for a color
-    std::atomic<bool> idle_{false};              // counted idle by the runtime (see runtime.cpp)
+    bool idle_ = false;  // counted idle by the runtime (under remote_mutex_; see runtime.cpp)
 };
 
 // The loop used when no loop is running on the calling kernel thread.

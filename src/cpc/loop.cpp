@@ -121,22 +121,34 @@ void loop::call_soon(remote_call fn, void* obj) {
 
 void loop::push_remote(const remote_item& item, color* handed_over) {
     bool first;
-    bool was_idle;
-    detail::runtime_state* rt;
     {
-        std::lock_guard lock(remote_mutex_);
-        if (handed_over) handed_over->owner_.store(this, std::memory_order_release);
-        remote_.push_back(item);
-        // seq_cst, with the load of sleeping_ below: Dekker's pattern against run(), which
-        // sets sleeping_ and then looks at remote_pending_ before it blocks. Either run()
-        // sees the item and does not block, or this sees it blocking and writes the eventfd.
-        first = !remote_pending_.exchange(true, std::memory_order_seq_cst);
-        was_idle = idle_.load(std::memory_order_relaxed);
-        rt = rt_;
+        std::unique_lock lock(remote_mutex_);
+        if (idle_ && rt_) [[unlikely]] {
+            // The loop is counted idle by its runtime: the item must end that, in the same
+            // step as it is queued (otherwise the loop could run the item and go idle again
+            // before the count is corrected, and the run would never end). Counts change
+            // under the runtime's lock, taken before this one: released and retaken.
+            detail::runtime_state* rt = rt_;
+            // Keeps the runtime's state alive meanwhile: a sender on a kernel thread of no
+            // loop of the runtime (a foreign loop, a pool) does not keep the run going.
+            rt->waking_senders.fetch_add(1, std::memory_order_relaxed);
+            lock.unlock();
+            {
+                std::lock_guard counts(rt->mutex);
+                lock.lock();
+                first = queue_locked(item, handed_over);
+                // Not idle any more if the run ended meanwhile (run() resets it).
+                if (idle_) {
+                    idle_ = false;
+                    --rt->idle_loops;
+                }
+                lock.unlock();
+            }
+            rt->waking_senders.fetch_sub(1, std::memory_order_release);
+        } else {
+            first = queue_locked(item, handed_over);
+        }
     }
-    // The sender is busy (or a detached thread, which the run waits for), so the run cannot
-    // end between the push and this.
-    if (was_idle && rt) rt->unidle(*this);
     // From the loop itself (an interruption delivered later) no wake-up is needed: run()
     // looks at the flag before it waits. Nor for a loop that is not blocked in the kernel:
     // it finds the item at its next iteration, and the eventfd write (a system call, and
@@ -144,6 +156,15 @@ void loop::push_remote(const remote_item& item, color* handed_over) {
     if (first && detail::tl_loop != this && sleeping_.load(std::memory_order_seq_cst)) {
         backend_->wake();
     }
+}
+
+bool loop::queue_locked(const remote_item& item, color* handed_over) {
+    if (handed_over) handed_over->owner_.store(this, std::memory_order_release);
+    remote_.push_back(item);
+    // seq_cst, with the load of sleeping_ in push_remote: Dekker's pattern against run(),
+    // which sets sleeping_ and then looks at remote_pending_ before it blocks. Either run()
+    // sees the item and does not block, or the sender sees it blocking and writes the eventfd.
+    return !remote_pending_.exchange(true, std::memory_order_seq_cst);
 }
 
 void loop::post_forget(int fd) {
@@ -184,7 +205,10 @@ void loop::drain_remote() {
                 break;
             case remote_item::kind::resume_in: {
                 color* c = static_cast<color*>(item.obj);
-                if (c->owner_.load(std::memory_order_relaxed) == this) {
+                // acquire: the loop that handed the color over may have done so after this
+                // queue was swapped out, and its last pushes to the color's queue must be
+                // seen before this one.
+                if (c->owner_.load(std::memory_order_acquire) == this) {
                     post_colored(*c, item.h);
                 } else {
                     c->schedule(item.h);  // handed over since the sender looked
@@ -223,7 +247,7 @@ void loop::adopt(color& c) {
     // The color may have moved on before this hand-over was drained: a loop that answers a
     // steal request in the middle of a round can give away a color it was handed and has not
     // adopted yet (its threads queued it here meanwhile). Then it is another loop's.
-    if (c.owner_.load(std::memory_order_relaxed) != this) return;
+    if (c.owner_.load(std::memory_order_acquire) != this) return;
     if (!c.ready_.empty() && !c.queued_) enqueue_color(c);
 }
 

@@ -23,11 +23,14 @@ bool runtime_state::go_idle(loop& l) {
     {
         std::lock_guard queued(l.remote_mutex_);
         if (!l.remote_.empty()) return false;
-        if (!l.idle_.load(std::memory_order_relaxed)) {
-            l.idle_.store(true, std::memory_order_relaxed);
+        if (!l.idle_) {
+            l.idle_ = true;
             ++idle_loops;
         }
     }
+    // A loop counted idle stays so until something is queued for it (push_remote, under this
+    // lock), and a detached thread is queued before it stops being counted: when both counts
+    // say so under this lock, nothing is left to run.
     if (!stopping && idle_loops == loops.size() && detached_threads() == 0) {
         stopping = true;
         for (loop* other : loops) {
@@ -35,14 +38,6 @@ bool runtime_state::go_idle(loop& l) {
         }
     }
     return stopping;
-}
-
-void runtime_state::unidle(loop& l) {
-    std::lock_guard lock(mutex);
-    if (l.idle_.load(std::memory_order_relaxed)) {
-        l.idle_.store(false, std::memory_order_relaxed);
-        --idle_loops;
-    }
 }
 
 }  // namespace detail
@@ -177,10 +172,15 @@ run_result runtime::run() {
         blocked += l->blocked_;
         std::lock_guard lock(l->remote_mutex_);
         l->rt_ = nullptr;
-        l->idle_.store(false, std::memory_order_relaxed);
+        l->idle_ = false;
         l->asked_ = false;
         l->steal_request_.store(nullptr, std::memory_order_relaxed);
     }
+    // A sender that found a loop idle before rt_ was cleared may still be on its way to the
+    // counts (push_remote): the state must outlive it, and must not be reset under it by the
+    // next run.
+    while (s.waking_senders.load(std::memory_order_acquire) != 0)
+        std::this_thread::yield();
     run_result result;
     result.blocked_threads = static_cast<std::size_t>(std::max<std::ptrdiff_t>(blocked, 0));
     if (result.blocked_threads != 0) {

@@ -23,11 +23,15 @@ struct runtime_state {
     std::vector<std::vector<unsigned char>> near;  // near[a][b]: loops a and b share a cache
 
     // The end of a run: every loop idle (nothing of its own and nothing queued) at once,
-    // and no thread detached to a pool. Only touched when a loop runs out of work, never
-    // on the paths that run threads.
+    // and no thread detached to a pool. Only touched when a loop runs out of work, or when
+    // something is queued for an idle loop; never on the paths that run threads. The lock
+    // order is this mutex, then a loop's remote_mutex_ (which guards its idle_ flag).
     std::mutex mutex;
     std::size_t idle_loops = 0;
     bool stopping = false;
+    // Senders between finding a loop idle and counting it busy again (loop::push_remote):
+    // run() waits for them before it returns.
+    std::atomic<unsigned> waking_senders{0};
 
     std::atomic<unsigned> round_robin{0};
     std::atomic<std::size_t> steals{0};
@@ -36,8 +40,6 @@ struct runtime_state {
 
     // l has nothing to do: count it idle. Returns true when the run is over.
     bool go_idle(loop& l);
-    // Something was queued for l, which was counted idle.
-    void unidle(loop& l);
 };
 
 }  // namespace cpc::detail

@@ -2,7 +2,7 @@
 // condvar and the enclosing with_timeout scope. The first of them to fire unlinks both and
 // calls the owner's handler; the owner disarms it when the wait completes normally.
 //
-// Whoever ends the wait first claims it (one atomic flag): the completion (timer, fd), a
+// Whoever ends the wait first claims it (one atomic word): the completion (timer, fd), a
 // source firing on the wait's own loop, or a source firing from another loop. The handler
 // always runs on the loop where the wait is armed, since its timer or fd watch lives there:
 // a firing on that loop calls it at once (the firing thread holds the source's list lock,
@@ -41,11 +41,11 @@ class interruption {
         handler_ = h;
         loop_ = where;
         if (scope) {
-            prepare(scope_, &scope->waiters());
+            prepare(scope_, &scope->waiters(), kScopePopped);
             if (!scope->link(&scope_)) return false;
         }
         if (condvar_waiters) {
-            prepare(cv_, condvar_waiters);
+            prepare(cv_, condvar_waiters, kCvPopped);
             condvar_waiters->push_back(&cv_);
         }
         armed_ = true;
@@ -55,44 +55,53 @@ class interruption {
     // The wait completed: unlinks both sources. Returns false when an interruption claimed
     // the wait first: the caller must not resume the thread, the interruption will.
     bool disarm() noexcept {
-        if (!armed_) return !claimed_.load(std::memory_order_acquire);
+        if (!armed_) return (state_.load(std::memory_order_acquire) & kClaimed) == 0;
         armed_ = false;
-        if (!claim()) return false;
+        if (claim(0) & kClaimed) return false;
         release(cv_);
         release(scope_);
         return true;
     }
 
   private:
+    // state_: who claimed the wait, and which sources their lists popped (fired). One atomic
+    // word, so that a source that fires and loses the claim has touched the wait for the
+    // last time in that single step: the thread may resume and reuse the memory at once.
+    static constexpr unsigned char kClaimed = 1;
+    static constexpr unsigned char kCvPopped = 2;
+    static constexpr unsigned char kScopePopped = 4;
+
     struct source : wait_link {
         interruption* self = nullptr;
         shared_wait_list* list = nullptr;
-        std::atomic<bool> fired{false};  // popped by its list: never touch the list again
+        unsigned char popped_bit = 0;  // its bit in state_
     };
 
-    // One loop: nobody else can claim, and the wait's own paths need no atomic RMW.
-    bool claim() noexcept {
+    // Sets bits and claims the wait; returns the state before. One loop: nobody else can
+    // claim, and the wait's own paths need no atomic RMW.
+    unsigned char claim(unsigned char bits) noexcept {
+        bits |= kClaimed;
         if (!several_loops()) [[likely]] {
-            if (claimed_.load(std::memory_order_relaxed)) return false;
-            claimed_.store(true, std::memory_order_relaxed);
-            return true;
+            const unsigned char before = state_.load(std::memory_order_relaxed);
+            state_.store(before | bits, std::memory_order_relaxed);
+            return before;
         }
-        return !claimed_.exchange(true, std::memory_order_acq_rel);
+        return state_.fetch_or(bits, std::memory_order_acq_rel);
     }
 
-    void prepare(source& s, shared_wait_list* list) noexcept {
+    void prepare(source& s, shared_wait_list* list, unsigned char popped_bit) noexcept {
         s.self = this;
         s.list = list;
+        s.popped_bit = popped_bit;
         s.wake = &fire_source;
     }
     static void fired(wait_link* l) noexcept {
         auto* s = static_cast<source*>(l);
         interruption* self = s->self;
-        s->fired.store(true, std::memory_order_relaxed);
-        if (!self->claim()) return;
+        if (self->claim(s->popped_bit) & kClaimed) return;  // the last touch of a loser
         if (self->loop_ == tl_loop) {
             self->armed_ = false;
-            release(s == &self->cv_ ? self->scope_ : self->cv_);
+            self->release(s == &self->cv_ ? self->scope_ : self->cv_);
             self->handler_(self->owner_);
         } else {
             self->loop_->call_soon(&deliver, self);
@@ -102,12 +111,16 @@ class interruption {
     static void deliver(loop&, void* p) noexcept {
         auto* self = static_cast<interruption*>(p);
         self->armed_ = false;
-        release(self->cv_);
-        release(self->scope_);
+        self->release(self->cv_);
+        self->release(self->scope_);
         self->handler_(self->owner_);
     }
-    static void release(source& s) noexcept {
-        if (s.list && !s.fired.load(std::memory_order_acquire)) s.list->remove_if_linked(&s);
+    // A source its list popped is not touched again (the list may be gone). One not popped
+    // yet is unlinked under its list's lock, which also waits for a firing in progress.
+    void release(source& s) noexcept {
+        if (s.list && (state_.load(std::memory_order_acquire) & s.popped_bit) == 0) {
+            s.list->remove_if_linked(&s);
+        }
     }
 
     source cv_;
@@ -116,7 +129,7 @@ class interruption {
     void* owner_ = nullptr;
     handler handler_ = nullptr;
     bool armed_ = false;
-    std::atomic<bool> claimed_{false};
+    std::atomic<unsigned char> state_{0};
 };
 
 }  // namespace cpc::detail
