@@ -1,8 +1,9 @@
 // Interruption of an operation in flight and closing an fd under a blocked thread. On io_uring
 // both cancel an operation the kernel holds: the thread must resume only once the kernel has
 // let go of its buffer (io_op.hpp), and a closed socket must not be kept open by an operation.
-// The reads here are io_uring read operations made with cpc::io_op (cpc::read waits for
-// readiness, io.cpp says why); the tests that need them are skipped on epoll.
+// The reads here are io_uring read operations into the caller's buffer, made with cpc::io_op
+// (cpc::read reads into the loop's provided buffers instead, io.cpp says why); the tests that
+// need them are skipped on epoll.
 #include <liburing.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -42,7 +42,8 @@ struct io_op_base {
     io_op_base* prev = nullptr;  // operations in flight on one fd (for cpc::close)
     io_op_base* next = nullptr;
     int fd = -1;
-    bool closed = false;  // cancelled because fd is being closed
+    unsigned cqe_flags = 0;  // of the completion: which provided buffer holds the data
+    bool closed = false;     // cancelled because fd is being closed
 };
 
 }  // namespace detail
@@ -88,6 +89,10 @@ class io_op_awaiter : detail::io_op_base {
 
     int await_resume() const noexcept { return res_; }
     bool interrupted() const noexcept { return interrupted_; }
+    // The loop the operation was submitted on (after co_await the thread may run on another
+    // one, where its color is), and the flags of its completion.
+    loop* submitted_on() const noexcept { return loop_; }
+    unsigned completion_flags() const noexcept { return cqe_flags; }
 
   private:
     // Both run on loop_, in either order: the completion, and the interruption's handler.
