@@ -1,8 +1,9 @@
 // Interruption of an operation in flight and closing an fd under a blocked thread. On io_uring
 // both cancel an operation the kernel holds: the thread must resume only once the kernel has
 // let go of its buffer (io_op.hpp), and a closed socket must not be kept open by an operation.
-// The reads here are io_uring read operations made with cpc::io_op (cpc::read waits for
-// readiness, io.cpp says why); the tests that need them are skipped on epoll.
+// The reads here are io_uring read operations into the caller's buffer, made with cpc::io_op
+// (cpc::read reads into the loop's provided buffers instead, io.cpp says why); the tests that
+// need them are skipped on epoll.
 #include <liburing.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -198,3 +200,35 @@ TEST(IoCancel, IoOpRunsAPrimitiveOfItsOwn) {
 }
 
 }  // namespace
+
+// A NOP as an operation: it completes as soon as the kernel sees it, with 0.
+cpc::task<int> nop_op() {
+    static constexpr cpc::loop::prepare_fn prepare = [](io_uring_sqe* sqe, void*) noexcept {
+        io_uring_prep_nop(sqe);
+    };
+    co_return co_await cpc::io_op(-1, prepare, nullptr);
+}
+
+cpc::task<bool> nap() {
+    co_return co_await cpc::sleep(1s);
+}
+
+TEST(IoCancel, AResultThatBeatsTheDeadlineIsKeptByWithTimeout) {
+    if (!on_io_uring()) GTEST_SKIP() << "operations are io_uring's";
+    // The deadline (0 ms) fires in the loop pass where the NOP was queued, before the loop's
+    // look at the kernel: the interruption claims the wait and queues a cancellation that
+    // finds nothing, and the NOP's completion arrives with its result. A read's bytes or an
+    // accepted connection would come back the same way: with_timeout must return the task's
+    // value, not drop it.
+    auto body = [](std::optional<int>* kept, bool* cut_short) -> cpc::task<void> {
+        *kept = co_await cpc::with_timeout(0ms, nop_op());
+        // Without an operation the same deadline cuts a wait short, and the value is dropped.
+        *cut_short = !(co_await cpc::with_timeout(0ms, nap())).has_value();
+    };
+    std::optional<int> kept;
+    bool cut_short = false;
+    run_main(body(&kept, &cut_short));
+    ASSERT_TRUE(kept.has_value()) << "with_timeout dropped a completed operation's result";
+    EXPECT_EQ(*kept, 0);
+    EXPECT_TRUE(cut_short);
+}

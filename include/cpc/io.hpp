@@ -4,11 +4,14 @@
 // can complete never suspends the thread. When the kernel answers EAGAIN, on an io_uring loop
 // (loop::completes_io()) write, send, writev and accept submit the same call as an operation
 // (io_op.hpp) and the thread sleeps until the kernel completes it; connect is an operation
-// from the start (a connect in progress cannot be handed over). read and recv wait for
-// readiness and call again on both backends (a poll operation on io_uring): their buffer is
-// touched only by a call that completes without suspending, which the lazy-buffer idiom and
-// buffers shared by the threads of a loop rely on, whereas a read operation would hold the
-// buffer while it waits. sendfile waits for readiness too (io_uring has no sendfile). On an
+// from the start (a connect in progress cannot be handed over). read and recv become an
+// operation into the loop's provided-buffer ring (loop::buffer_group): the kernel takes a
+// buffer only when data arrives, and the data is copied into the caller's buffer when the
+// thread runs again, so that the caller's buffer is touched only while its thread runs (the
+// lazy-buffer idiom, and buffers shared by the threads of a loop, rely on it). Such a read
+// returns at most loop::buffer_size() bytes; the next call takes the rest. Without the ring,
+// or when it is empty, they wait for readiness and call again. sendfile waits for readiness
+// (io_uring has no sendfile). On an
 // epoll loop every wrapper waits with io_wait and calls again. Either way the other threads
 // run meanwhile. On a pool thread (a detached thread) the same calls block the kernel thread,
 // as CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in

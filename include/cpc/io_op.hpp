@@ -17,8 +17,9 @@
 // uses its buffers: memory the operation reads or writes may be freed as soon as co_await
 // returns. interrupted() then says so, and the result is -ECANCELED or, when the operation
 // finished before the cancellation reached it, its real result (bytes that did move: callers
-// should treat it as a completion, or lose them). A scope that had fired before the call
-// submits nothing and returns -ECANCELED.
+// should treat it as a completion, or lose them; an enclosing with_timeout then returns the
+// task's value instead of dropping it, with_timeout.hpp). A scope that had fired before the
+// call submits nothing and returns -ECANCELED.
 //
 // The thread resumes where its color runs by then (wake.hpp), like io_wait's.
 #pragma once
@@ -42,7 +43,8 @@ struct io_op_base {
     io_op_base* prev = nullptr;  // operations in flight on one fd (for cpc::close)
     io_op_base* next = nullptr;
     int fd = -1;
-    bool closed = false;  // cancelled because fd is being closed
+    unsigned cqe_flags = 0;  // of the completion: which provided buffer holds the data
+    bool closed = false;     // cancelled because fd is being closed
 };
 
 }  // namespace detail
@@ -69,6 +71,7 @@ class io_op_awaiter : detail::io_op_base {
         frame_ = h;
         loop_ = detail::tl_loop;
         home_ = detail::tl_scheduler;
+        scope_ = scope;
         if (!loop_ || !loop_->completes_io()) {
             res_ = -EOPNOTSUPP;  // a pool thread, or an epoll loop: the caller's mistake
             return false;
@@ -86,8 +89,17 @@ class io_op_awaiter : detail::io_op_base {
         return true;
     }
 
-    int await_resume() const noexcept { return res_; }
+    int await_resume() noexcept {
+        // A result that beat the deadline's cancellation is kept by with_timeout: bytes that
+        // moved, or an accepted connection, dropped there would be lost.
+        if (res_ >= 0 && scope_ && scope_->fired()) scope_->keep_outcome();
+        return res_;
+    }
     bool interrupted() const noexcept { return interrupted_; }
+    // The loop the operation was submitted on (after co_await the thread may run on another
+    // one, where its color is), and the flags of its completion.
+    loop* submitted_on() const noexcept { return loop_; }
+    unsigned completion_flags() const noexcept { return cqe_flags; }
 
   private:
     // Both run on loop_, in either order: the completion, and the interruption's handler.
@@ -116,6 +128,7 @@ class io_op_awaiter : detail::io_op_base {
     condvar* interrupt_;
     loop* loop_ = nullptr;
     scheduler* home_ = nullptr;
+    detail::cancel_scope* scope_ = nullptr;
     std::coroutine_handle<> frame_;
     detail::interruption interruption_;
     int res_ = -ECANCELED;

@@ -148,6 +148,18 @@ class loop final : public scheduler {
     using prepare_fn = void (*)(io_uring_sqe* sqe, void* ctx) noexcept;
     void submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx);
     void cancel_op(detail::io_op_base* op) noexcept;
+    // The loop's provided-buffer ring (io_uring, kernel 5.19): an operation submitted with
+    // IOSQE_BUFFER_SELECT in buffer_group() gets a buffer from the kernel only when data
+    // arrives, and its completion flags name it (IORING_CQE_F_BUFFER, the id above
+    // IORING_CQE_BUFFER_SHIFT). The buffer is the caller's until it gives it back with
+    // recycle_buffer, on this loop's kernel thread; from another one, give_back_buffer.
+    // buffer_group() is -1 when the loop has no ring.
+    int buffer_group() const noexcept;
+    std::size_t buffer_size() const noexcept;
+    const std::byte* provided_buffer(unsigned id) const noexcept;
+    void recycle_buffer(unsigned id) noexcept;
+    // recycle_buffer from any kernel thread (at this loop's next iteration when not on it).
+    void give_back_buffer(unsigned id);
     // Threads blocked on condvars: counted so that run() can report them.
     void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
 

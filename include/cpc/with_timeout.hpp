@@ -8,7 +8,12 @@
 // interrupted (as in CPC): pass the condvar to sleep/io_wait instead. Deadlines nest.
 //
 // Returns std::optional<T>: empty when the deadline passed before the task ended (the task's
-// value is dropped), else its value. For task<void>, returns true when it ended in time.
+// value is dropped), else its value. For task<void>, returns true when it ended in time. One
+// exception: on io_uring an operation in flight when the deadline passes may complete anyway
+// (its cancellation came too late: a read's bytes were taken from the socket, a connection
+// was accepted). Then the task's value is returned although the deadline passed, since
+// dropping it would lose those bytes or leak that connection; the task's later waits were
+// interrupted as usual, so its value says how far it got.
 // Exceptions from the task propagate. On a pool thread no deadline can interrupt blocking
 // calls: the task runs to its end.
 //
@@ -127,10 +132,11 @@ auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
         if (home && detail::tl_scheduler != home) co_await attach(*home);
     }
     if (error) std::rethrow_exception(error);
+    const bool timed_out = scope.fired() && !scope.outcome_kept();
     if constexpr (std::is_void_v<T>) {
-        co_return !scope.fired();
+        co_return !timed_out;
     } else {
-        if (scope.fired()) co_return std::nullopt;
+        if (timed_out) co_return std::nullopt;
         co_return std::optional<T>{std::move(result->value)};
     }
 }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "cpc/io_op.hpp"
@@ -49,18 +50,6 @@ struct rw_args {
 // One call's length as an operation: the kernel takes 32 bits (and moves < 2 GiB at once).
 std::size_t capped(std::size_t len) {
     return std::min<std::size_t>(len, 0x7ffff000);
-}
-
-// The shape of every wrapper that moves bytes once: call, and on EAGAIN wait and call again.
-template <class Call>
-task<io_result> transfer_once(int fd, io_events kind, condvar* interrupt, Call call) {
-    for (;;) {
-        const ssize_t n = call();
-        if (n >= 0) co_return io_result{static_cast<std::size_t>(n), {}};
-        if (errno == EINTR) continue;
-        if (!would_block()) co_return io_result{0, last_error()};
-        if (!co_await io_wait(fd, kind, interrupt)) co_return io_result{0, interrupted()};
-    }
 }
 
 // The shape of every wrapper that moves all it is asked: continue short transfers. call(done)
@@ -180,21 +169,79 @@ task<std::error_code> connect_ready(int fd, const sockaddr* addr, socklen_t addr
 
 auto no_rest = [](std::size_t) { return rw_args{}; };
 
+struct receive_args {
+    int fd;
+    unsigned len;
+    int flags;
+    int group;
+    bool socket;  // recv with flags, or read
+};
+void prepare_receive(io_uring_sqe* sqe, void* ctx) noexcept {
+    const auto* a = static_cast<receive_args*>(ctx);
+    if (a->socket) {
+        io_uring_prep_recv(sqe, a->fd, nullptr, a->len, a->flags);
+    } else {
+        io_uring_prep_read(sqe, a->fd, nullptr, a->len, static_cast<__u64>(-1));
+    }
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = static_cast<__u16>(a->group);
+}
+
+// An operation completed into a provided buffer: the data goes to buf and the buffer back to
+// the loop it came from (the thread may run on another loop now, where its color is).
+std::size_t take_provided(const io_op_awaiter& op, int res, void* buf) {
+    const unsigned flags = op.completion_flags();
+    if (!(flags & IORING_CQE_F_BUFFER)) return 0;
+    const unsigned id = flags >> IORING_CQE_BUFFER_SHIFT;
+    loop* from = op.submitted_on();
+    const std::size_t n = res > 0 ? static_cast<std::size_t>(res) : 0;
+    if (n != 0) std::memcpy(buf, from->provided_buffer(id), n);
+    from->give_back_buffer(id);
+    return n;
+}
+
+task<io_result> receive(int fd, void* buf, std::size_t len, int flags, bool socket,
+                        condvar* interrupt) {
+    for (;;) {
+        const ssize_t n = socket ? ::recv(fd, buf, len, flags) : ::read(fd, buf, len);
+        if (n >= 0) co_return io_result{static_cast<std::size_t>(n), {}};
+        if (errno == EINTR) continue;
+        if (!would_block()) co_return io_result{0, last_error()};
+        loop* here = loop::current();
+        if (here && here->completes_io() && here->buffer_group() >= 0 && len != 0) {
+            receive_args args{fd, static_cast<unsigned>(std::min(len, here->buffer_size())), flags,
+                              here->buffer_group(), socket};
+            io_op_awaiter op(fd, &prepare_receive, &args, interrupt);
+            const int res = co_await op;
+            const std::size_t got = take_provided(op, res, buf);
+            // Data that beat a cancellation counts (io.hpp).
+            if (res > 0) co_return io_result{got, {}};
+            if (res == 0) co_return io_result{0, {}};  // end of file
+            if (op.interrupted()) co_return io_result{0, interrupted()};
+            if (res == -EINTR) continue;
+            // ENOBUFS: the ring is empty (reads completed in this pass hold every buffer).
+            // EAGAIN: flags asked not to wait (MSG_DONTWAIT). Either way, wait for readiness.
+            if (res != -ENOBUFS && res != -EAGAIN) co_return io_result{0, error_of(res)};
+        }
+        if (!co_await io_wait(fd, in, interrupt)) co_return io_result{0, interrupted()};
+    }
+}
+
 }  // namespace
 
-// read and recv wait for readiness on both backends (a poll operation on io_uring), then
-// call: the buffer is touched only by a call that completes without suspending. Programs
-// rely on that (the lazy-buffer idiom: a buffer shared by the threads of a loop, as hekate's
-// and the swarm simulator's scratch, or allocated only once data is there), and a read
-// operation would hold the buffer for as long as it waits. cpc::io_op reads for programs that
-// own their buffers (tests/io_cancel_test.cpp); io_uring's answer to lazy buffers, a
-// provided-buffer ring, is not done yet.
+// read and recv on io_uring: the call, and when it would block an operation that takes a
+// buffer of the loop's provided-buffer ring only once data is there; the data is copied into
+// the caller's buffer when the thread runs again. The caller's buffer is thus touched only
+// while its thread runs, which buffers shared by the threads of a loop (hekate's and the swarm
+// simulator's scratch) and the lazy-buffer idiom rely on: a read operation into it would hold
+// it for as long as it waits. Without the ring (epoll, an old kernel, a pool thread), or when
+// the ring is empty (ENOBUFS), the thread waits for readiness and calls again.
 task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt) {
-    return transfer_once(fd, in, interrupt, [=] { return ::read(fd, buf, len); });
+    return receive(fd, buf, len, 0, false, interrupt);
 }
 
 task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt) {
-    return transfer_once(fd, in, interrupt, [=] { return ::recv(fd, buf, len, flags); });
+    return receive(fd, buf, len, flags, true, interrupt);
 }
 
 task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt) {

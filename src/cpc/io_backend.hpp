@@ -66,6 +66,19 @@ class io_backend {
     // result if it finished first).
     virtual void cancel(io_op_base* op) noexcept { (void)op; }
 
+    // The provided-buffer ring (io_uring only): buffers the kernel takes from only when data
+    // arrives for an operation submitted with IOSQE_BUFFER_SELECT in this group, and which
+    // the completion names (IORING_CQE_F_BUFFER). -1: none (epoll, or a kernel that refused
+    // the ring). A buffer named by a completion belongs to the caller until recycled; only on
+    // the loop's kernel thread.
+    virtual int buffer_group() const noexcept { return -1; }
+    virtual std::size_t buffer_size() const noexcept { return 0; }
+    virtual const std::byte* provided_buffer(unsigned id) const noexcept {
+        (void)id;
+        return nullptr;
+    }
+    virtual void recycle_buffer(unsigned id) noexcept { (void)id; }
+
     // Operations submitted and not completed yet.
     std::size_t in_flight() const noexcept { return in_flight_; }
 

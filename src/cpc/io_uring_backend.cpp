@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +37,14 @@ constexpr unsigned kSqEntries = 512;
 // Completions held between two reaps. More overflow into the kernel's list (not lost: the
 // kernel has IORING_FEAT_NODROP) and are flushed by the next enter.
 constexpr unsigned kCqEntries = 8192;
+// The provided-buffer ring that reads and receives take from only once data is there: 1 MiB
+// per loop. A buffer is held from the completion until its thread runs and copies the data
+// out (io.cpp), so this bounds the reads completed in one loop pass; beyond it the kernel
+// answers ENOBUFS and the read waits for readiness instead. A request, a peer message, or the
+// first part of a larger read (the rest is read by the next call, which tries first).
+constexpr unsigned kProvidedBuffers = 256;  // a power of two (the ring's mask)
+constexpr unsigned kProvidedBufferSize = 4096;
+constexpr int kBufferGroup = 0;
 
 std::uint64_t poll_data(int fd, std::uint32_t gen) {
     return std::uint64_t{gen} << 32 | static_cast<std::uint64_t>(fd) << 2 | kPollTag;
@@ -86,6 +95,7 @@ class io_uring_backend final : public io_backend {
             throw std::system_error(e, std::generic_category(), "eventfd");
         }
         ready_ = true;
+        setup_buffer_ring();
         return true;
     }
 
@@ -93,6 +103,19 @@ class io_uring_backend final : public io_backend {
         if (!ready_) return;
         io_uring_queue_exit(&ring_);  // cancels what is in flight (the loop ends without any)
         ::close(wakefd_);
+        if (buf_ring_) ::munmap(buf_ring_, buf_ring_bytes());
+    }
+
+    int buffer_group() const noexcept override { return buf_ring_ ? kBufferGroup : -1; }
+    std::size_t buffer_size() const noexcept override { return kProvidedBufferSize; }
+    const std::byte* provided_buffer(unsigned id) const noexcept override {
+        return buffers_.get() + std::size_t{id} * kProvidedBufferSize;
+    }
+    void recycle_buffer(unsigned id) noexcept override {
+        io_uring_buf_ring_add(buf_ring_, buffers_.get() + std::size_t{id} * kProvidedBufferSize,
+                              kProvidedBufferSize, static_cast<unsigned short>(id),
+                              io_uring_buf_ring_mask(kProvidedBuffers), 0);
+        io_uring_buf_ring_advance(buf_ring_, 1);
     }
 
     backend_kind kind() const noexcept override { return backend_kind::io_uring; }
@@ -171,6 +194,38 @@ class io_uring_backend final : public io_backend {
     }
 
   private:
+    static constexpr std::size_t buf_ring_bytes() noexcept {
+        return kProvidedBuffers * sizeof(io_uring_buf);
+    }
+
+    // Without the ring (a kernel before 5.19), reads wait for readiness as on epoll.
+    void setup_buffer_ring() noexcept {
+        void* mem = ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) return;
+        auto* br = static_cast<io_uring_buf_ring*>(mem);
+        io_uring_buf_ring_init(br);
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uint64_t>(br);
+        reg.ring_entries = kProvidedBuffers;
+        reg.bgid = kBufferGroup;
+        if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+            ::munmap(mem, buf_ring_bytes());
+            return;
+        }
+        // Pages are touched only as the kernel fills them.
+        buffers_.reset(new (std::nothrow)
+                           std::byte[std::size_t{kProvidedBuffers} * kProvidedBufferSize]);
+        if (!buffers_) {
+            io_uring_unregister_buf_ring(&ring_, kBufferGroup);
+            ::munmap(mem, buf_ring_bytes());
+            return;
+        }
+        buf_ring_ = br;
+        for (unsigned id = 0; id < kProvidedBuffers; ++id)
+            recycle_buffer(id);
+    }
+
     struct fd_state {
         unsigned mask = 0;          // interest: cpc::in | cpc::out, and the exclusive flag
         std::uint32_t gen = 0;      // of the poll in flight, or of the next one
@@ -251,7 +306,7 @@ class io_uring_backend final : public io_backend {
             io_uring_cqe* cqe;
             io_uring_for_each_cqe(&ring_, head, cqe) {
                 ++n;
-                complete(cqe->user_data, cqe->res);
+                complete(cqe->user_data, cqe->res, cqe->flags);
             }
             io_uring_cq_advance(&ring_, n);
             // Completions the ring had no room for wait in the kernel's overflow list.
@@ -260,7 +315,7 @@ class io_uring_backend final : public io_backend {
         }
     }
 
-    void complete(std::uint64_t data, int res) {
+    void complete(std::uint64_t data, int res, unsigned flags) {
         if ((data & 3) == kPollTag) {
             const int fd = static_cast<int>((data & 0xffffffffu) >> 2);
             const auto gen = static_cast<std::uint32_t>(data >> 32);
@@ -305,6 +360,7 @@ class io_uring_backend final : public io_backend {
             op->prev = op->next = nullptr;
         }
         if (op->closed && res == -ECANCELED) res = -EBADF;
+        op->cqe_flags = flags;
         op->complete(op, res);
     }
 
@@ -319,6 +375,8 @@ class io_uring_backend final : public io_backend {
     std::vector<fd_state> fds_;
     std::vector<int> rearm_;
     std::vector<io_event> events_;
+    io_uring_buf_ring* buf_ring_ = nullptr;
+    std::unique_ptr<std::byte[]> buffers_;
 };
 
 }  // namespace

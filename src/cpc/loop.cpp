@@ -99,6 +99,34 @@ void loop::cancel_op(detail::io_op_base* op) noexcept {
     backend_->cancel(op);
 }
 
+int loop::buffer_group() const noexcept {
+    return backend_->buffer_group();
+}
+
+std::size_t loop::buffer_size() const noexcept {
+    return backend_->buffer_size();
+}
+
+const std::byte* loop::provided_buffer(unsigned id) const noexcept {
+    return backend_->provided_buffer(id);
+}
+
+void loop::recycle_buffer(unsigned id) noexcept {
+    backend_->recycle_buffer(id);
+}
+
+void loop::give_back_buffer(unsigned id) {
+    if (detail::tl_loop == this) {
+        recycle_buffer(id);
+        return;
+    }
+    call_soon(
+        [](loop& l, void* p) noexcept {
+            l.recycle_buffer(static_cast<unsigned>(reinterpret_cast<std::uintptr_t>(p)));
+        },
+        reinterpret_cast<void*>(std::uintptr_t{id}));
+}
+
 bool loop::waits_on_kernel() const noexcept {
     return fds_->waiters() != 0 || backend_->in_flight() != 0;
 }

@@ -31,6 +31,16 @@ class cancel_scope {
     cancel_scope& operator=(const cancel_scope&) = delete;
 
     bool fired() const noexcept { return fired_.load(std::memory_order_acquire); }
+
+    // An operation inside the scope completed in the kernel although the scope had fired
+    // (its bytes moved, its connection was accepted): the task's value reports it and must
+    // not be dropped by with_timeout, here and in every enclosing scope that had fired too
+    // (a scope that fires later is a later deadline, which cut nothing short yet).
+    void keep_outcome() noexcept {
+        for (cancel_scope* s = this; s && s->fired(); s = s->parent_)
+            s->outcome_kept_.store(true, std::memory_order_relaxed);
+    }
+    bool outcome_kept() const noexcept { return outcome_kept_.load(std::memory_order_relaxed); }
     shared_wait_list& waiters() noexcept { return waiters_; }
 
     // Links l to be woken when the scope fires; false (nothing linked) if it already has.
@@ -53,6 +63,7 @@ class cancel_scope {
     cancel_scope* parent_;
     shared_wait_list waiters_;
     std::atomic<bool> fired_{false};
+    std::atomic<bool> outcome_kept_{false};
 };
 
 }  // namespace cpc::detail
