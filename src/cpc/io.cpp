@@ -208,9 +208,11 @@ task<io_result> receive(int fd, void* buf, std::size_t len, int flags, bool sock
         if (errno == EINTR) continue;
         if (!would_block()) co_return io_result{0, last_error()};
         loop* here = loop::current();
-        if (here && here->completes_io() && here->buffer_group() >= 0 && len != 0) {
+        // A ring exists only on io_uring loops: its group says both.
+        const int group = here ? here->buffer_group() : -1;
+        if (group >= 0 && len != 0) {
             receive_args args{fd, static_cast<unsigned>(std::min(len, here->buffer_size())), flags,
-                              here->buffer_group(), socket};
+                              group, socket};
             io_op_awaiter op(fd, &prepare_receive, &args, interrupt);
             const int res = co_await op;
             const std::size_t got = take_provided(op, res, buf);

@@ -1,6 +1,7 @@
 // The io_uring backend: readiness as single-shot poll operations, re-armed while interest
 // remains (level-triggered, as epoll's), operations that complete in the kernel (io_op.hpp),
-// and an eventfd read for wake-ups from other kernel threads. Everything queued during a loop
+// an eventfd read for wake-ups from other kernel threads, and a provided-buffer ring that
+// reads take a buffer from only when data arrives (io.cpp). Everything queued during a loop
 // pass goes to the kernel in the one io_uring_enter that also waits and reaps.
 //
 // user_data says what a completion is for:
@@ -18,6 +19,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <system_error>
 #include <vector>
 
