@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -274,6 +275,100 @@ TEST(Io, ALargeReadThatBlockedGetsEveryByteOverSeveralCalls) {
     cpc::spawn(writer(&s, &data));
     cpc_test::main_loop();
     EXPECT_TRUE(got == data) << "got " << got.size() << " bytes of " << data.size();
+}
+
+TEST(Io, ReadExpectingWaitGetsWhatIsThereWhatComesLaterAndTheEnd) {
+    auto reader = [](int fd, std::vector<std::string>* got) -> cpc::task<void> {
+        char buf[64];
+        for (;;) {
+            const cpc::io_result r = co_await cpc::read_expecting_wait(fd, buf, sizeof buf);
+            EXPECT_FALSE(r.error) << r.error.message();
+            if (r.error || r.bytes == 0) co_return;
+            got->emplace_back(buf, r.bytes);
+        }
+    };
+    auto writer = [](socket_pair* s) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);  // the reader waits now
+        EXPECT_EQ(::write(s->fd[1], "later", 5), 5);
+        co_await cpc::sleep(2ms);
+        s->close(1);
+    };
+    socket_pair s;
+    EXPECT_EQ(::write(s.fd[1], "early", 5), 5);  // there before the first call
+    std::vector<std::string> got;
+    cpc::spawn(reader(s.fd[0], &got));
+    cpc::spawn(writer(&s));
+    cpc_test::main_loop();
+    EXPECT_EQ(got, (std::vector<std::string>{"early", "later"}));
+}
+
+TEST(Io, ReadsExpectingWaitShareOneScratchBufferAsAServersIdleConnectionsDo) {
+    // httpd's idle connections: 300 threads wait on one scratch buffer (more than the ring's
+    // 256 buffers), and each copies its bytes out as soon as it runs. Since the scratch is
+    // written only while its reader's thread runs, every thread finds its own message.
+    constexpr int kReaders = 300;
+    struct shared_scratch {
+        char buf[32];
+        int correct = 0;
+    };
+    auto reader = [](int fd, int i, shared_scratch* sc) -> cpc::task<void> {
+        const cpc::io_result r = co_await cpc::read_expecting_wait(fd, sc->buf, sizeof sc->buf);
+        const std::string got(sc->buf, r.bytes);
+        const std::string want = "message " + std::to_string(i);
+        EXPECT_EQ(got, want);
+        if (!r.error && got == want) ++sc->correct;
+        std::memset(sc->buf, 'x', sizeof sc->buf);
+    };
+    auto writer = [](std::vector<std::unique_ptr<socket_pair>>* pairs) -> cpc::task<void> {
+        co_await cpc::yield();  // every reader waits now
+        for (std::size_t i = 0; i < pairs->size(); ++i) {
+            const std::string m = "message " + std::to_string(i);
+            EXPECT_EQ(::write((*pairs)[i]->fd[1], m.data(), m.size()),
+                      static_cast<ssize_t>(m.size()));
+        }
+    };
+    std::vector<std::unique_ptr<socket_pair>> pairs;
+    for (int i = 0; i < kReaders; ++i)
+        pairs.push_back(std::make_unique<socket_pair>());
+    shared_scratch scratch;
+    for (int i = 0; i < kReaders; ++i)
+        cpc::spawn(reader(pairs[static_cast<std::size_t>(i)]->fd[0], i, &scratch));
+    cpc::spawn(writer(&pairs));
+    cpc_test::main_loop();
+    EXPECT_EQ(scratch.correct, kReaders);
+}
+
+TEST(Io, AReadExpectingWaitIsInterruptedAndLeavesItsBufferAlone) {
+    // Interrupted by its condvar, and by a with_timeout deadline; bytes sent after the
+    // interruption are not taken from the socket, and the buffer is never written.
+    struct outcome {
+        char buf[16];
+        cpc::io_result by_condvar;
+        std::optional<cpc::io_result> by_deadline;
+    };
+    auto waits = [](int fd, cpc::condvar* cv, outcome* o) -> cpc::task<void> {
+        o->by_condvar = co_await cpc::read_expecting_wait(fd, o->buf, sizeof o->buf, cv);
+        o->by_deadline =
+            co_await cpc::with_timeout(5ms, cpc::read_expecting_wait(fd, o->buf, sizeof o->buf));
+    };
+    auto interrupter = [](cpc::condvar* cv) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);
+        cv->signal_all();
+    };
+    socket_pair s;
+    outcome o;
+    std::memset(o.buf, 'p', sizeof o.buf);
+    cpc::condvar cv;
+    cpc::spawn(waits(s.fd[0], &cv, &o));
+    cpc::spawn(interrupter(&cv));
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
+    EXPECT_EQ(o.by_condvar.error, std::errc::operation_canceled);
+    EXPECT_EQ(o.by_condvar.bytes, 0u);
+    EXPECT_FALSE(o.by_deadline.has_value());
+    EXPECT_EQ(::write(s.fd[1], "after", 5), 5);
+    EXPECT_TRUE(std::all_of(std::begin(o.buf), std::end(o.buf), [](char c) { return c == 'p'; }));
+    char rest[16];
+    EXPECT_EQ(::read(s.fd[0], rest, sizeof rest), 5) << "bytes sent later were taken";
 }
 
 TEST(Io, SocketShutdownGivesEof) {

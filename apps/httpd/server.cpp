@@ -70,12 +70,6 @@ std::vector<iovec> after(const iovec* iov, int n, std::size_t done) {
     return rest;
 }
 
-// io_wait as a cps function, so that with_timeout can guard it.
-cpc::task<bool> wait_readable(int fd, cpc::condvar* interrupt) {
-    const bool ready = co_await cpc::io_wait(fd, cpc::in, interrupt);
-    co_return ready;
-}
-
 // Reads and drops what the client still sends, until it closes or the limits pass.
 cpc::task<void> drain(int fd, cpc::condvar* interrupt) {
     char sink[4096];
@@ -198,10 +192,14 @@ struct server::request_state {
     static constexpr std::size_t kInlineBytes = 4096;
 
     request_state(server& s, const request_limits& l)
-        : owner(s),
-          parser(l),
-          max_capacity(l.max_header_bytes + l.max_body + 1024),
-          capacity(std::min(kInlineBytes, max_capacity)) {}
+        : owner(s), parser(l), max_capacity(largest(l)), capacity(first_capacity(l)) {}
+    static std::size_t largest(const request_limits& l) noexcept {
+        return l.max_header_bytes + l.max_body + 1024;
+    }
+    // What a new (or cleared) state holds before it grows.
+    static std::size_t first_capacity(const request_limits& l) noexcept {
+        return std::min(kInlineBytes, largest(l));
+    }
     request_state(const request_state&) = delete;
     request_state& operator=(const request_state&) = delete;
 
@@ -451,10 +449,18 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
             const auto limit = first ? std::chrono::duration_cast<std::chrono::milliseconds>(
                                            std::chrono::nanoseconds(head_deadline - monotonic_ns()))
                                      : cfg_.keepalive_timeout;
-            const std::optional<bool> ready =
-                co_await cpc::with_timeout(std::max(limit, 0ms), wait_readable(fd, &c.hangup));
+            // The wait and the read are one operation where the backend allows it (on
+            // io_uring the kernel takes a buffer of the loop's ring only when bytes come).
+            // They land in this kernel thread's scratch, copied out before anything else
+            // runs here.
+            thread_local char arrived[request_state::kInlineBytes];
+            const std::optional<cpc::io_result> r = co_await cpc::with_timeout(
+                std::max(limit, 0ms),
+                cpc::read_expecting_wait(fd, arrived, request_state::first_capacity(cfg_.limits),
+                                         &c.hangup));
             c.idle = false;
-            if (!ready || !*ready) break;  // idle too long, or hung up
+            // Idle too long, hung up, end of file or an error.
+            if (!r || !*r || r->bytes == 0) break;
             if (!first) {
                 head_deadline =
                     monotonic_ns() +
@@ -463,6 +469,8 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
             }
             // Bytes are there: only now the buffer.
             st = new_request_state();
+            std::memcpy(st->buf, arrived, r->bytes);
+            st->len = r->bytes;
         }
         first = false;
         const bool again = co_await handle_request(c, *st, head_deadline);

@@ -57,6 +57,14 @@ struct accept_result {
 
 task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt = nullptr);
 task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt = nullptr);
+// read for a descriptor that is probably idle, such as a kept-alive connection between two
+// requests: the caller expects to wait. The results, the interruption and the buffer's
+// guarantees are read's. On an io_uring loop with a provided-buffer ring, the read is submitted
+// as an operation at once, without the call that read tries first (on an idle descriptor it
+// would answer EAGAIN): the wait and the read are one operation, and the data costs no system
+// call of its own. Elsewhere the thread waits for readiness and then reads.
+task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
+                                    condvar* interrupt = nullptr);
 task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt = nullptr);
 task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
                      condvar* interrupt = nullptr);

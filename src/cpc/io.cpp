@@ -246,6 +246,47 @@ task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* int
     return receive(fd, buf, len, flags, true, interrupt);
 }
 
+// An idle descriptor's read: two coroutines rather than one, so that the frame of a thread
+// that waits holds one awaiter, not both (an idle connection is mostly that frame).
+namespace {
+
+// io_uring: the read into the ring is the wait. Anything but data, the end or an error
+// (the ring is empty, EINTR) falls back to read.
+task<io_result> read_into_ring(int fd, void* buf, std::size_t len, condvar* interrupt) {
+    loop* here = loop::current();
+    receive_args args{fd, static_cast<unsigned>(std::min(len, here->buffer_size())), 0,
+                      here->buffer_group(), false};
+    io_op_awaiter op(fd, &prepare_receive, &args, interrupt);
+    const int res = co_await op;
+    const std::size_t got = take_provided(op, res, buf);
+    if (res > 0) co_return io_result{got, {}};  // data that beat a cancellation counts
+    if (res == 0) co_return io_result{0, {}};
+    if (op.interrupted()) co_return io_result{0, interrupted()};
+    if (res != -ENOBUFS && res != -EINTR && res != -EAGAIN) co_return io_result{0, error_of(res)};
+    const io_result r = co_await read(fd, buf, len, interrupt);
+    co_return r;
+}
+
+task<io_result> read_when_ready(int fd, void* buf, std::size_t len, condvar* interrupt) {
+    for (;;) {
+        const bool ready = co_await io_wait(fd, in, interrupt);
+        if (!ready) co_return io_result{0, interrupted()};
+        const ssize_t n = ::read(fd, buf, len);
+        if (n >= 0) co_return io_result{static_cast<std::size_t>(n), {}};
+        if (errno != EINTR && !would_block()) co_return io_result{0, last_error()};
+    }
+}
+
+}  // namespace
+
+task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len, condvar* interrupt) {
+    const loop* here = loop::current();
+    if (here && here->buffer_group() >= 0 && len != 0) {
+        return read_into_ring(fd, buf, len, interrupt);
+    }
+    return read_when_ready(fd, buf, len, interrupt);
+}
+
 task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt) {
     const char* bytes = static_cast<const char*>(buf);
     return transfer_all(
