@@ -126,6 +126,55 @@ TEST(Io, WritevLargerThanTheSocketBuffer) {
     }
 }
 
+TEST(Io, ABatchedCloseEndsTheStreamAfterEverythingWritten) {
+    auto replier = [](int fd) -> cpc::task<void> {
+        const char head[] = "HTTP/1.1 200 OK\r\n\r\n";
+        const char body[] = "hello";
+        const iovec iov[] = {{const_cast<char*>(head), sizeof head - 1},
+                             {const_cast<char*>(body), sizeof body - 1}};
+        const cpc::io_result r = co_await cpc::writev(fd, iov, 2);
+        EXPECT_FALSE(r.error) << r.error.message();
+        EXPECT_EQ(r.bytes, sizeof head - 1 + sizeof body - 1);
+        cpc::close_batched(fd);
+    };
+    socket_pair s;
+    std::vector<char> got;
+    std::error_code read_error;
+    cpc::spawn(replier(s.fd[0]));
+    s.fd[0] = -1;
+    cpc::spawn(read_all(s.fd[1], 64, &got, &read_error));
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
+    EXPECT_FALSE(read_error) << read_error.message();
+    EXPECT_EQ(std::string(got.begin(), got.end()), "HTTP/1.1 200 OK\r\n\r\nhello");
+}
+
+TEST(Io, ABatchedCloseWakesAThreadWaitingOnTheFd) {
+    // As close: the loop forgets the fd, so a read in progress on it ends with an error, and
+    // the peer sees the end once the close reaches the kernel.
+    auto reader = [](int fd, cpc::io_result* r) -> cpc::task<void> {
+        char buf[16];
+        *r = co_await cpc::read(fd, buf, sizeof buf);
+    };
+    auto closer = [](int fd, int peer, bool* peer_saw_end) -> cpc::task<void> {
+        co_await cpc::yield();  // the reader waits now
+        cpc::close_batched(fd);
+        char buf[16];
+        const cpc::io_result r = co_await cpc::read(peer, buf, sizeof buf);
+        *peer_saw_end = !r.error && r.bytes == 0;
+    };
+    socket_pair s;
+    cpc::io_result r;
+    r.bytes = 99;
+    bool peer_saw_end = false;
+    cpc::spawn(reader(s.fd[0], &r));
+    cpc::spawn(closer(s.fd[0], s.fd[1], &peer_saw_end));
+    s.fd[0] = -1;
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
+    EXPECT_TRUE(r.error) << "a read on a closed fd succeeded";
+    EXPECT_EQ(r.bytes, 0u);
+    EXPECT_TRUE(peer_saw_end);
+}
+
 TEST(Io, WritevWithMoreVectorsThanIovMax) {
     constexpr std::size_t kVectors = 3 * IOV_MAX + 17;
     const std::vector<char> data = make_pattern(kVectors * 97, 5);

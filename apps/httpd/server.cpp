@@ -153,7 +153,14 @@ struct server::connection {
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
     ~connection() {
-        cpc::close(fd);  // the loop forgets fd before its number is reused
+        // The loop forgets fd before its number is reused. The close goes to the kernel with
+        // the loop's next batch (io_uring), unless a listener short of descriptors waits for
+        // this one: it must be free before the listener tries again.
+        if (srv.listener_waits_for_descriptor_) {
+            cpc::close(fd);
+        } else {
+            cpc::close_batched(fd);
+        }
         if (prev) prev->next = next;
         if (next) next->prev = prev;
         if (srv.connections_ == this) srv.connections_ = next;

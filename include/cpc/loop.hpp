@@ -148,6 +148,9 @@ class loop final : public scheduler {
     using prepare_fn = void (*)(io_uring_sqe* sqe, void* ctx) noexcept;
     void submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx);
     void cancel_op(detail::io_op_base* op) noexcept;
+    // Queues close(fd) for the loop's next look at the kernel, its result unread (io_uring
+    // only: false elsewhere, and the caller closes fd itself). cpc::close_batched uses it.
+    bool close_later(int fd) noexcept;
     // The loop's provided-buffer ring (io_uring, kernel 5.19): an operation submitted with
     // IOSQE_BUFFER_SELECT in buffer_group() gets a buffer from the kernel only when data
     // arrives, and its completion flags name it (IORING_CQE_F_BUFFER, the id above

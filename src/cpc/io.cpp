@@ -379,6 +379,13 @@ int close(int fd) noexcept {
     return ::close(fd);
 }
 
+void close_batched(int fd) noexcept {
+    loop* here = loop::current();
+    if (here) here->forget_fd(fd);
+    detail::forget_everywhere(fd, here);
+    if (!here || !here->close_later(fd)) ::close(fd);
+}
+
 std::error_code set_nonblocking(int fd) noexcept {
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return last_error();

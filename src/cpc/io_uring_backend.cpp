@@ -196,6 +196,12 @@ class io_uring_backend final : public io_backend {
         last_sqe_->user_data = kIgnoredData;
     }
 
+    bool close_later(int fd) noexcept override {
+        io_uring_prep_close(get_sqe(), fd);
+        last_sqe_->user_data = kIgnoredData;
+        return true;
+    }
+
   private:
     static constexpr std::size_t buf_ring_bytes() noexcept {
         return kProvidedBuffers * sizeof(io_uring_buf);

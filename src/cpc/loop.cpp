@@ -99,6 +99,10 @@ void loop::cancel_op(detail::io_op_base* op) noexcept {
     backend_->cancel(op);
 }
 
+bool loop::close_later(int fd) noexcept {
+    return backend_->close_later(fd);
+}
+
 int loop::buffer_group() const noexcept {
     return backend_->buffer_group();
 }
