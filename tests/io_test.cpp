@@ -506,6 +506,60 @@ cpc::task<void> echo_server(int listen_fd, int connections, std::vector<std::str
     }
 }
 
+TEST(Io, AcceptExpectingWaitTakesPendingAndLaterConnectionsAndIsInterrupted) {
+    // Knot-C's listener: one connection pending before the call, one that comes while it
+    // waits, then a wait that only an interruption ends.
+    struct outcome {
+        std::vector<cpc::accept_result> accepted;
+        cpc::accept_result interrupted;
+    };
+    auto listener_thread = [](int listen_fd, cpc::condvar* cv, outcome* o) -> cpc::task<void> {
+        for (int i = 0; i < 2; ++i) {
+            sockaddr_in peer{};
+            socklen_t len = sizeof peer;
+            const cpc::accept_result a = co_await cpc::accept_expecting_wait(
+                listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, cv);
+            o->accepted.push_back(a);
+            EXPECT_EQ(peer.sin_family, AF_INET);
+        }
+        o->interrupted = co_await cpc::accept_expecting_wait(listen_fd, nullptr, nullptr, cv);
+    };
+    auto late_client = [](const sockaddr_in* addr, int* fd) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);  // the listener waits now
+        *fd = tcp_socket();
+        const std::error_code e =
+            co_await cpc::connect(*fd, reinterpret_cast<const sockaddr*>(addr), sizeof *addr);
+        EXPECT_FALSE(e) << e.message();
+    };
+    auto interrupter = [](cpc::condvar* cv) -> cpc::task<void> {
+        co_await cpc::sleep(20ms);
+        cv->signal_all();
+    };
+    listener l;
+    const int early = tcp_socket();
+    const int r = ::connect(early, reinterpret_cast<const sockaddr*>(&l.addr), sizeof l.addr);
+    EXPECT_TRUE(r == 0 || errno == EINPROGRESS);
+    int late = -1;
+    cpc::condvar cv;
+    outcome o;
+    o.interrupted.fd = 99;
+    cpc::spawn(listener_thread(l.fd, &cv, &o));
+    cpc::spawn(late_client(&l.addr, &late));
+    cpc::spawn(interrupter(&cv));
+    EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
+    ASSERT_EQ(o.accepted.size(), 2u);
+    for (const cpc::accept_result& a : o.accepted) {
+        EXPECT_FALSE(a.error) << a.error.message();
+        EXPECT_GE(a.fd, 0);
+        EXPECT_NE(::fcntl(a.fd, F_GETFL) & O_NONBLOCK, 0) << "accepted fd is blocking";
+        if (a.fd >= 0) cpc::close(a.fd);
+    }
+    EXPECT_EQ(o.interrupted.error, std::errc::operation_canceled);
+    EXPECT_EQ(o.interrupted.fd, -1);
+    cpc::close(early);
+    if (late >= 0) cpc::close(late);
+}
+
 TEST(Io, AcceptAndConnectOnLoopback) {
     auto client = [](const sockaddr_in* addr, std::string* reply) -> cpc::task<void> {
         const int fd = tcp_socket();

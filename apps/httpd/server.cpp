@@ -364,11 +364,12 @@ std::string server::start() {
 // The two policies of the Knot server (paper, section 5), as the listener's loop:
 //
 //   active (Knot-C, favour active connections): after each accepted connection the
-//     listener waits for the listening socket to be readable again. Only the loop's next
-//     look at the kernel can say so, and the loop looks only once it has run the threads
-//     already in its run queue, so the listener takes at most one connection per pass of the
-//     event loop: between two accepts every runnable connection thread runs once, and those
-//     whose data arrived are woken by the same look. When the server is saturated, new
+//     listener waits for the listening socket to be readable again (on io_uring: for an
+//     accept operation, with no accept4 of its own, cpc::accept_expecting_wait). Only the
+//     loop's next look at the kernel can say so, and the loop looks only once it has run the
+//     threads already in its run queue, so the listener takes at most one connection per
+//     pass of the event loop: between two accepts every runnable connection thread runs once, and
+//     those whose data arrived are woken by the same look. When the server is saturated, new
 //     connections wait in the backlog: the natural throttling the paper describes.
 //     (It used to sleep 0 s instead, which made every accept cost a look at the kernel of
 //     its own, epoll_pwait2 with timeout 0, besides the loop's: bench/crossings measured
@@ -381,6 +382,7 @@ std::string server::start() {
 cpc::task<void> server::listener() {
     std::chrono::milliseconds backoff{0};
     bool reported = false;
+    bool one_per_pass = false;  // a connection was just taken under the active policy
     while (!stopping_) {
         if (live_ >= max_connections_) {
             // Full: wait for a connection to close (bounded, so that nothing waits forever).
@@ -391,9 +393,16 @@ cpc::task<void> server::listener() {
         }
         sockaddr_in6 peer{};
         socklen_t peer_len = sizeof peer;
-        const cpc::accept_result a =
-            co_await cpc::accept(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len,
-                                 &listener_wake_, cfg_.shared_listen_fd >= 0);
+        auto* peer_addr = reinterpret_cast<sockaddr*>(&peer);
+        const bool shared = cfg_.shared_listen_fd >= 0;
+        cpc::accept_result a;
+        if (one_per_pass) {
+            a = co_await cpc::accept_expecting_wait(listen_fd_, peer_addr, &peer_len,
+                                                    &listener_wake_, shared);
+        } else {
+            a = co_await cpc::accept(listen_fd_, peer_addr, &peer_len, &listener_wake_, shared);
+        }
+        one_per_pass = false;
         if (!a) {
             if (a.error == std::errc::operation_canceled) continue;  // stop()
             // Out of descriptors (EMFILE, ENFILE) or kernel memory: the connection waits in
@@ -415,12 +424,8 @@ cpc::task<void> server::listener() {
         reported = false;
         ++stats_.accepted;
         cpc::spawn(serve(a.fd, peer));
-        if (cfg_.policy == accept_policy::active) {
-            // Interrupted (stop()): the loop's condition says whether to go on.
-            unsigned readable = cpc::in;
-            if (cfg_.shared_listen_fd >= 0) readable |= cpc::exclusive;
-            co_await cpc::io_wait(listen_fd_, readable, &listener_wake_);
-        }
+        // Knot-C waits for the loop's next look at the kernel before the next accept.
+        one_per_pass = cfg_.policy == accept_policy::active;
     }
     // New connections are refused from now on (a shared socket: once its last server stops).
     if (cfg_.shared_listen_fd < 0) cpc::close(listen_fd_);
@@ -437,15 +442,19 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
         monotonic_ns() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.header_timeout).count();
     bool first = true;
+    const cpc::loop* here = cpc::loop::current();
+    const bool batched_reads = here && here->buffer_group() >= 0;
     for (;;) {
         if (!st || st->len == 0) {
             st.reset();
             if (stopping_ || c.closing) break;
-            if (first) {
+            if (first && !batched_reads) {
                 // A new connection: its request has usually arrived with it (a client sends
                 // as soon as its handshake completes, before we accept), so read at once,
                 // without a round through the poller. Only if nothing is there yet (EAGAIN)
-                // does it wait below like an idle connection, without the buffer.
+                // does it wait below like an idle connection, without the buffer. (On
+                // io_uring the read below, an operation, takes what is there in the loop's
+                // next batch without a system call of its own.)
                 st = read_at_once(c);
                 if (c.closing) break;  // closed at once, or an error: nothing to answer
             }

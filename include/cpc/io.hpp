@@ -79,6 +79,15 @@ task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
 // new connection wakes one sleeping loop rather than all of them.
 task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr,
                            condvar* interrupt = nullptr, bool shared = false);
+// accept for a listener that expects to wait, such as Knot-C's after each connection it
+// takes (httpd's --policy active). Results, interruption and `shared` are accept's. On an
+// io_uring loop it is submitted as an operation at once, without the accept4 that accept
+// tries first: the kernel completes it at the loop's next look when a connection is pending,
+// so that taking one costs no system call of its own. Elsewhere the thread waits for
+// readiness, then accepts.
+task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr = nullptr,
+                                          socklen_t* addrlen = nullptr,
+                                          condvar* interrupt = nullptr, bool shared = false);
 // fd must be a non-blocking socket. Returns the connection's outcome.
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
                               condvar* interrupt = nullptr);

@@ -367,6 +367,25 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
     }
 }
 
+task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr, socklen_t* addrlen,
+                                          condvar* interrupt, bool shared) {
+    if (completes_here()) {
+        accept_args args{listen_fd, addr, addrlen};
+        io_op_awaiter op(listen_fd, &prepare_accept, &args, interrupt);
+        const int res = co_await op;
+        if (res >= 0) co_return accepted(res);  // interrupted or not (io.hpp)
+        if (op.interrupted()) co_return accept_result{-1, interrupted()};
+        if (res != -EINTR && res != -ECONNABORTED && res != -EAGAIN) {
+            co_return accept_result{-1, error_of(res)};
+        }
+    } else {
+        const bool ready = co_await io_wait(listen_fd, shared ? in | exclusive : in, interrupt);
+        if (!ready) co_return accept_result{-1, interrupted()};
+    }
+    const accept_result r = co_await accept(listen_fd, addr, addrlen, interrupt, shared);
+    co_return r;
+}
+
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, condvar* interrupt) {
     if (completes_here()) return connect_op(fd, addr, addrlen, interrupt);
     return connect_ready(fd, addr, addrlen, interrupt);
