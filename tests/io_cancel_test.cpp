@@ -7,8 +7,10 @@
 #include <liburing.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <atomic>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -119,17 +121,28 @@ TEST(IoCancel, InterruptedReadResumesWithNothingRead) {
 // io.hpp leaves to the program; the operation cancelled by the close ends with EBADF instead.
 TEST(IoCancel, CloseFromAnotherKernelThreadWakesABlockedReader) {
     if (!on_io_uring()) GTEST_SKIP() << "read operations are io_uring's";
-    auto reader = [](int fd, int* r) -> cpc::task<void> {
+    // The close must come once the read is submitted: closed earlier, its number could be
+    // reused (by the loops the run creates, under load) and the read would wait on another
+    // file. The marker, spawned just before the reader suspends, runs only after it has.
+    auto marker = [](std::atomic<bool>* submitted) -> cpc::task<void> {
+        submitted->store(true);
+        co_return;
+    };
+    auto reader = [marker](int fd, int* r, std::atomic<bool>* submitted) -> cpc::task<void> {
         char buf[64];
+        cpc::spawn(marker(submitted));
         *r = co_await op_read(fd, buf, sizeof buf);
     };
     socket_pair s;
     const int fd = s.fd[0];
     s.fd[0] = -1;  // closed by the other kernel thread
     int r = 0;
-    cpc::spawn(reader(fd, &r));
-    std::thread closer([fd] {
-        std::this_thread::sleep_for(20ms);
+    std::atomic<bool> submitted{false};
+    cpc::spawn(reader(fd, &r, &submitted));
+    std::thread closer([fd, &submitted] {
+        while (!submitted.load())
+            std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(20ms);  // usually in the kernel by now; either way works
         cpc::close(fd);
     });
     const auto start = clock::now();
