@@ -214,23 +214,33 @@ constexpr int kCalls = 50;
 constexpr auto kBlock = 50ms;
 
 TEST(Attach, ManyBlockingDetachedCallsDoNotBlockTheLoop) {
-    auto caller = [](int* done) -> cpc::task<void> {
-        co_await cpc::detached([] { std::this_thread::sleep_for(kBlock); });
+    // Each blocking call also waits (at most 2 s) until the loop's other thread has ticked 10
+    // times: that happens only if the loop runs while every call blocks a pool thread, and
+    // the test does not depend on how many 1 ms sleeps fit in kBlock on a loaded machine.
+    constexpr int kTicksWhileBlocked = 10;
+    auto caller = [](int* done, const std::atomic<int>* ticks) -> cpc::task<void> {
+        co_await cpc::detached([ticks] {
+            std::this_thread::sleep_for(kBlock);
+            const auto deadline = clock::now() + 2s;
+            while (ticks->load() < kTicksWhileBlocked && clock::now() < deadline)
+                std::this_thread::sleep_for(1ms);
+        });
         ++*done;
     };
-    auto ticker = [](int* done, int* ticks, int* ticks_before_first_done) -> cpc::task<void> {
+    auto ticker = [](int* done, std::atomic<int>* ticks,
+                     int* ticks_before_first_done) -> cpc::task<void> {
         while (*done < kCalls) {
             if (*done == 0) ++*ticks_before_first_done;
-            ++*ticks;
+            ticks->fetch_add(1);
             co_await cpc::sleep(1ms);
         }
     };
     int done = 0;
-    int ticks = 0;
+    std::atomic<int> ticks{0};
     int ticks_before_first_done = 0;
     const auto start = clock::now();
     for (int i = 0; i < kCalls; ++i)
-        cpc::spawn(caller(&done));
+        cpc::spawn(caller(&done, &ticks));
     cpc::spawn(ticker(&done, &ticks, &ticks_before_first_done));
     EXPECT_EQ(cpc_test::main_loop().blocked_threads, 0u);
     const auto elapsed = since(start);
@@ -238,8 +248,7 @@ TEST(Attach, ManyBlockingDetachedCallsDoNotBlockTheLoop) {
     EXPECT_GE(elapsed, kBlock);
     EXPECT_LT(elapsed, kCalls * kBlock / 2) << "the blocking calls did not run in parallel";
     // The loop kept running its other thread while every call blocked a pool thread.
-    EXPECT_GE(ticks_before_first_done, 10);
-    EXPECT_GT(ticks, ticks_before_first_done);
+    EXPECT_GE(ticks_before_first_done, kTicksWhileBlocked);
 }
 
 TEST(Attach, PoolRunsBlockedThreadsInParallelUpToItsSize) {
