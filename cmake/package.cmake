@@ -49,7 +49,8 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME cpc)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "cpc developers <cpc@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "cheap cooperative threads, compiled to events")
+# No CPACK_PACKAGE_DESCRIPTION_SUMMARY: CPack would put it before every package's description,
+# whose own first line is the package's synopsis.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL dev hekate httpd)
@@ -61,8 +62,8 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libcpc-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_COMPONENT_DEV_DESCRIPTION
   "cpc: cheap cooperative threads on C++20 coroutines (development files)
-Headers, the static library, a CMake package (find_package(cpc), target cpc::cpc) and a\n"
-  "pkg-config file (cpc.pc).")
+Headers, the static library, a CMake package (find_package(cpc), target cpc::cpc) and a
+pkg-config file (cpc.pc).")
 # What libcpc.a links: a program built with it needs these libraries' development files.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "liburing-dev, pkg-config")
 if(HWLOC_FOUND)

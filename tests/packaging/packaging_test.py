@@ -118,10 +118,22 @@ def deb(args):
         holds(package, f"usr/bin/{binary}")
         holds(package, f"usr/share/man/man1/{binary}.1")
         holds(package, f"usr/share/doc/{package}/README.md")
-    # The servers' Depends come from dpkg-shlibdeps: hekate links libcurl, for one.
-    depends = run(["dpkg-deb", "--field", packages / f"hekate_{args.version}_{arch}.deb",
-                   "Depends"])
-    expect("libcurl" in depends, f"hekate's Depends lack libcurl: {depends!r}")
+    # The servers' Depends come from dpkg-shlibdeps: hekate links libcurl, for one. The
+    # library's names what libcpc.a needs at link time.
+    def field(package, name):
+        return run(["dpkg-deb", "--field", packages / f"{package}_{args.version}_{arch}.deb",
+                    name]).strip()
+    expect("libcurl" in field("hekate", "Depends"), "hekate's Depends lack libcurl")
+    expect("liburing-dev" in field("libcpc-dev", "Depends"), "libcpc-dev does not need liburing-dev")
+    for name in contents:
+        synopsis = field(name, "Description").splitlines()[0]
+        expect(synopsis and ";" not in synopsis, f"{name}'s synopsis is {synopsis!r}")
+
+    # cpc.pc from the package finds its headers inside the scratch root.
+    env = dict(os.environ, PKG_CONFIG_PATH=str(root / "usr/lib/pkgconfig"))
+    includedir = Path(run(["pkg-config", "--variable=includedir", "cpc"], env=env).strip())
+    expect((includedir / "cpc" / "version.hpp").resolve().is_relative_to(root.resolve()),
+           f"the packaged cpc.pc points to {includedir}, outside the package")
 
     for binary, expected in (("hekate", f"hekate {args.version}"),
                              ("httpd", f"httpd (cpc) {args.version}")):
