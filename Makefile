@@ -118,6 +118,11 @@ bench-crossings: build
 	bench/crossings/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
+# The Debian packages libcpc-dev, hekate and cpc-httpd (CPack), into $(BUILD_DIR).
+.PHONY: package
+package: build
+	cmake --build $(BUILD_DIR) --target package
+
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
 

@@ -50,6 +50,7 @@
 #include <cpc/color.hpp>
 #include <cpc/runtime.hpp>
 #include <cpc/topology.hpp>
+#include <cpc/version.hpp>
 
 #include "common.hpp"
 
@@ -636,7 +637,8 @@ void usage(const char* argv0) {
         "  --idle-timeout S      disconnect clients silent for S seconds (default 600)\n"
         "  --max-line BYTES      longest line accepted (default 1024)\n"
         "  --max-queue BYTES     most output queued for one client (default 65536)\n"
-        "  --self-test           run scripted clients against the server, exit 0 if all pass\n",
+        "  --self-test           run scripted clients against the server, exit 0 if all pass\n"
+        "  --version             print the version and exit\n",
         argv0);
 }
 
@@ -667,6 +669,9 @@ int main(int argc, char** argv) {
             opt.threads = static_cast<unsigned>(example::parse_long(argv[++i], 0, 1024, "threads"));
         } else if (a == "--self-test") {
             opt.self_test = true;
+        } else if (a == "--version") {
+            std::printf("chat_server (cpc) %s\n", cpc::version_string);
+            return 0;
         } else {
             usage(argv[0]);
             return a == "--help" || a == "-h" ? 0 : 2;

@@ -11,6 +11,7 @@
 #include <exception>
 #include <string>
 
+#include "client_version.hpp"
 #include "cpc/color.hpp"
 #include "cpc/condvar.hpp"
 #include "cpc/loop.hpp"
@@ -83,7 +84,7 @@ cpc::task<void> watch_signals(cpc::signal_watch& signals, hekate::server& srv, c
 
 int main(int argc, char** argv) {
     CLI::App app{"hekate: a BitTorrent seeder for many torrents and many peers"};
-    app.set_version_flag("--version", "hekate 0.1.0");
+    app.set_version_flag("--version", std::string(hekate::version_line));
     hekate::server_config config;
     std::vector<std::string> dirs, peers;
     std::string bind, credit = "1M", upload_limit = "0";

@@ -4,6 +4,7 @@
 #include <climits>
 #include <vector>
 
+#include "client_version.hpp"
 #include "cpc/attach.hpp"
 #include "cpc/io.hpp"
 #include "cpc/loop.hpp"
@@ -135,7 +136,7 @@ cpc::task<void> peer_connection::run() {
             h.metadata_size = static_cast<std::uint32_t>(meta.info_bytes.size());
             h.reqq = server_.config().advertised_reqq;
             h.listen_port = server_.listen_port();
-            h.version = "Hekate/0.1";
+            h.version = client_name;
             remote_.append_compact(h.their_address);
             h.their_address.resize(h.their_address.size() - 2);  // the address without port
             wire::append_extended(greeting, extension::handshake_id,

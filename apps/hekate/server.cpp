@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "builtin_tracker.hpp"
+#include "client_version.hpp"
 #include "cpc/attach.hpp"
 #include "cpc/io.hpp"
 #include "cpc/loop.hpp"
@@ -34,8 +35,8 @@ std::string dial_key(const info_hash& h, const endpoint& e) {
 }
 
 wire::peer_id make_peer_id() {
-    // Azureus style: client "HK", version 0.1.0, then random characters.
-    static constexpr std::string_view prefix = "-HK0100-";
+    // Azureus style: client "HK" and its version (client_version.hpp), then random characters.
+    static constexpr std::string_view prefix(peer_id_prefix.data(), peer_id_prefix.size());
     static constexpr std::string_view alphabet =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     wire::peer_id id{};

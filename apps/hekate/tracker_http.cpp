@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 
+#include "client_version.hpp"
+
 namespace hekate {
 
 namespace {
@@ -115,7 +117,7 @@ announce_result http_announce_blocking(const std::string& url, const http_option
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts.connect_timeout.count()));
     curl_easy_setopt(c, CURLOPT_IPRESOLVE, resolve);
     if (!interface.empty()) curl_easy_setopt(c, CURLOPT_INTERFACE, interface.c_str());
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "hekate/0.1");
+    curl_easy_setopt(c, CURLOPT_USERAGENT, tracker_user_agent);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // some trackers gzip their replies
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cpc/version.hpp>
 #include <cstdint>
 #include <ctime>
 #include <optional>
@@ -15,7 +16,7 @@
 
 namespace httpd {
 
-inline constexpr std::string_view kServerName = "cpc-httpd/0.1";
+inline constexpr std::string_view kServerName = "cpc-httpd/" CPC_VERSION_STRING;
 
 std::string_view reason_phrase(int status) noexcept;
 

@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <cpc/cpc.hpp>
 #include <cpc/topology.hpp>
+#include <cpc/version.hpp>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -27,7 +28,7 @@
 
 namespace {
 
-constexpr const char* kVersion = "httpd (cpc) 0.1.0";
+constexpr const char* kVersion = "httpd (cpc) " CPC_VERSION_STRING;
 
 // The signal handler is a cpc thread: SIGINT and SIGTERM arrive through a signal_watch, so
 // stopping the server is ordinary code of the loop.

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cpc/version.hpp>
 
 namespace loadgen {
 
@@ -68,7 +69,7 @@ std::optional<url> parse_url(std::string_view s) {
 std::string make_request(const url& u, bool keep_alive) {
     std::string r = "GET " + u.path + (keep_alive ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n");
     r += "Host: " + u.host + ":" + std::to_string(u.port) + "\r\n";
-    r += "User-Agent: cpc-loadgen\r\nAccept: */*\r\n";
+    r += "User-Agent: cpc-loadgen/" CPC_VERSION_STRING "\r\nAccept: */*\r\n";
     if (keep_alive) r += "Connection: keep-alive\r\n";
     r += "\r\n";
     return r;

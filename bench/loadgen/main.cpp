@@ -32,6 +32,7 @@
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cpc/cpc.hpp>
+#include <cpc/version.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -300,6 +301,7 @@ int main(int argc, char** argv) {
     config cfg;
     std::string url_text, expect_body_path;
     CLI::App app{"HTTP load generator with ApacheBench semantics, on the cpc runtime"};
+    app.set_version_flag("--version", "loadgen (cpc) " CPC_VERSION_STRING);
     app.add_option("url", url_text, "http://HOST:PORT/path (HOST: IPv4 address or localhost)")
         ->required();
     app.add_option("-c,--concurrency", cfg.concurrency, "connections open at any time")

@@ -25,6 +25,7 @@
 #include <cpc/color.hpp>
 #include <cpc/cpc.hpp>
 #include <cpc/runtime.hpp>
+#include <cpc/version.hpp>
 #include <cstdint>
 #include <deque>
 
@@ -98,6 +99,7 @@ cpc::task<void> listening(cpc::runtime& rt, service& s, int listen_fd) {
 
 int main(int argc, char** argv) {
     CLI::App app{"SFS-like compute-heavy block server on cpc (bench/many-cores)"};
+    app.set_version_flag("--version", "sfs_cpc (cpc) " CPC_VERSION_STRING);
     std::uint16_t port = 0;
     std::string address = "127.0.0.1";
     unsigned loops = 1;

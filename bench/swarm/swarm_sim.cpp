@@ -42,6 +42,7 @@
 #include <vector>
 
 #include <cpc/cpc.hpp>
+#include <cpc/version.hpp>
 
 #include "metainfo.hpp"
 #include "sha1.hpp"
@@ -564,6 +565,7 @@ std::string json_key(const std::string& k) {
 int main(int argc, char** argv) {
     config cfg;
     CLI::App app{"a swarm of BitTorrent leechers against one seeder, on the cpc runtime"};
+    app.set_version_flag("--version", "swarm_sim (cpc) " CPC_VERSION_STRING);
     app.add_option("--torrent", cfg.torrent, ".torrent of what the seeder serves")
         ->required()
         ->check(CLI::ExistingFile);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "bencode.hpp"
+#include "client_version.hpp"
 
 namespace hekate::extension {
 namespace {
@@ -12,7 +13,7 @@ TEST(Extension, OurHandshakeAdvertisesMetadataAndReqq) {
     h.metadata_size = 1234;
     h.reqq = 250;
     h.listen_port = 6881;
-    h.version = "Hekate/0.1";
+    h.version = client_name;
     std::string payload = encode_handshake(h);
     bencode::value v = bencode::parse(payload);
     ASSERT_TRUE(v.find("m"));
@@ -20,6 +21,8 @@ TEST(Extension, OurHandshakeAdvertisesMetadataAndReqq) {
     EXPECT_EQ(*v.find("metadata_size")->as_int(), 1234);
     EXPECT_EQ(*v.find("reqq")->as_int(), 250);
     EXPECT_EQ(*v.find("p")->as_int(), 6881);
+    ASSERT_TRUE(v.find("v"));
+    EXPECT_EQ(*v.find("v")->as_string(), client_name);
 }
 
 TEST(Extension, TheirHandshakeGivesTheirMetadataId) {
