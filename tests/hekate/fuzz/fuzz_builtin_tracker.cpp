@@ -5,26 +5,28 @@
 // IPv6, IPv4-mapped IPv6). Invariants:
 // - a target is a view into the head's first line;
 // - every answer is 200, 400 or 404 with a bencoded dictionary: a `failure reason`, or a
-//   reply that the announcer's own parser accepts, with as many peers as the counts allow
-//   (never the client itself) and never more than the numwant limit.
+//   reply that the announcer's own parser accepts, with no more peers than the counts allow
+//   and the numwant limit, and no peer twice.
 #include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <set>
+#include <string>
 #include <string_view>
 
 #include "bencode.hpp"
 #include "builtin_tracker.hpp"
 #include "tracker_reply.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace hekate;
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 builtin_tracker& the_tracker() {
     static builtin_tracker t([] {
@@ -63,7 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::int64_t others = *r.reply->complete + *r.reply->incomplete;
     check(static_cast<std::int64_t>(r.reply->peers.size()) <= others);
     check(r.reply->peers.size() <= 50);
-    for (const endpoint& e : r.reply->peers)
-        check(!(e == from));
+    std::set<std::string> distinct;
+    for (const endpoint& e : r.reply->peers) {
+        std::string compact;
+        e.append_compact(compact);
+        check(distinct.insert(compact).second);
+    }
     return 0;
 }

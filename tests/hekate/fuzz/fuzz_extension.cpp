@@ -18,13 +18,13 @@
 #include "bencode.hpp"
 #include "extension.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace hekate;
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 bool is_dict(std::string_view payload) {
     try {

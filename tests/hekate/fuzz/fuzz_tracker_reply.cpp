@@ -17,13 +17,13 @@
 #include "bencode.hpp"
 #include "tracker_reply.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace hekate;
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 std::string encode_compact(const tracker_reply& r) {
     std::string peers4, peers6;

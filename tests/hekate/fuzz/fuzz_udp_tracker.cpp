@@ -16,6 +16,8 @@
 
 #include "udp_tracker_packet.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace hekate;
@@ -23,9 +25,7 @@ using namespace hekate;
 // The transaction id the seeds carry: the fuzzer finds it in the comparisons anyway.
 constexpr std::uint32_t kTid = 0x12345678;
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 void check_announce(std::string_view d, int family) {
     const tracker_reply r = udp_packet::parse_announce_reply(d, family);

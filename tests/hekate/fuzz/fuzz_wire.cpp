@@ -19,13 +19,13 @@
 #include "wire.hpp"
 #include "wire_mutator.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 using namespace hekate;
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 struct cut {
     bool keep_alive;

@@ -16,11 +16,11 @@
 #include "http_request_mutator.hpp"
 #include "http_response.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 bool within(std::string_view part, std::string_view whole) {
     return part.empty() || (part.data() >= whole.data() &&

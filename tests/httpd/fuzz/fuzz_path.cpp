@@ -23,11 +23,11 @@
 
 #include "path_resolver.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
-void check(bool ok) {
-    if (!ok) std::abort();
-}
+using fuzz::check;
 
 struct fixture {
     std::filesystem::path top;
