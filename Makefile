@@ -123,6 +123,16 @@ bench-crossings: build
 package: build
 	cmake --build $(BUILD_DIR) --target package
 
+# Every libFuzzer target of the sanitizer tree for FUZZ_SECONDS each (10 minutes), one after
+# the other (about 90 minutes): executions, executions per second, coverage and corpus growth
+# per target in bench/results/fuzz.csv (RESULTS=DIR: DIR/fuzz.csv). Only the fuzzers are built.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz-long
+fuzz-long: $(ASAN_DIR)/build.ninja
+	cmake --build $(ASAN_DIR) -j $(JOBS) --target fuzzers
+	bench/fuzz/run --build-dir $(ASAN_DIR) --seconds $(FUZZ_SECONDS) \
+	  $(if $(RESULTS),--results-dir $(RESULTS))
+
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
 

@@ -78,6 +78,18 @@ struct fd_guard {
 
 }  // namespace
 
+std::optional<std::string_view> builtin_tracker::request_target(std::string_view head) noexcept {
+    // "GET <target> HTTP/1.x"
+    const std::string_view line = head.substr(0, head.find("\r\n"));
+    const std::size_t sp1 = line.find(' ');
+    const std::size_t sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1 || line.substr(0, sp1) != "GET" ||
+        line.substr(sp2 + 1, 7) != "HTTP/1.") {
+        return std::nullopt;
+    }
+    return line.substr(sp1 + 1, sp2 - sp1 - 1);
+}
+
 builtin_tracker::builtin_tracker(builtin_tracker_config cfg) : cfg_(cfg) {
     if (cfg_.peer_ttl <= std::chrono::milliseconds::zero()) cfg_.peer_ttl = 2 * cfg_.interval;
 }
@@ -280,16 +292,8 @@ cpc::task<void> builtin_tracker::connection(int fd, endpoint from) {
             }
             a = failure("bad request", 400);
         } else {
-            // "GET <target> HTTP/1.x"
-            const std::string_view line = std::string_view(head).substr(0, head.find("\r\n"));
-            const std::size_t sp1 = line.find(' ');
-            const std::size_t sp2 = line.rfind(' ');
-            if (sp1 == std::string_view::npos || sp2 == sp1 || line.substr(0, sp1) != "GET" ||
-                line.substr(sp2 + 1, 7) != "HTTP/1.") {
-                a = failure("bad request", 400);
-            } else {
-                a = handle(line.substr(sp1 + 1, sp2 - sp1 - 1), from);
-            }
+            const std::optional<std::string_view> target = request_target(head);
+            a = target ? handle(*target, from) : failure("bad request", 400);
         }
         const char* reason = a.status == 200 ? "OK" : a.status == 404 ? "Not Found" : "Bad Request";
         std::string response =

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,10 @@ class builtin_tracker {
     // The answer to one request target ("/announce?...") from the client at `from`. The
     // HTTP side of serve() calls this; exposed for tests.
     answer handle(std::string_view target, const endpoint& from);
+
+    // The request target of a request head ("GET <target> HTTP/1.x\r\n..."), as a view into
+    // head; nullopt when the head is not such a request (answered 400).
+    static std::optional<std::string_view> request_target(std::string_view head) noexcept;
 
     // Live peers of one torrent (expired ones may still count until the torrent is touched).
     std::size_t peer_count(const info_hash& hash) const;

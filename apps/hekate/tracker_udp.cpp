@@ -13,23 +13,17 @@
 #include <system_error>
 #include <vector>
 
+#include "udp_tracker_packet.hpp"
+
 namespace hekate {
 
 namespace {
 
 constexpr std::uint64_t kProtocolId = 0x41727101980;
-constexpr std::uint32_t kConnect = 0, kAnnounce = 1, kError = 3;
 
 void put(std::string& out, std::uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i)
         out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::uint64_t get(std::string_view in, std::size_t at, int bytes) {
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i)
-        v = v << 8 | static_cast<unsigned char>(in[at + i]);
-    return v;
 }
 
 struct fd_guard {
@@ -75,14 +69,13 @@ cpc::task<wait_outcome> send_and_wait(int fd, const std::string& packet, std::ui
             co_return out;
         }
         const std::string_view d(buf.data(), got->bytes);
-        if (d.size() < 8 || get(d, 4, 4) != tid) continue;
-        const std::uint64_t act = get(d, 0, 4);
-        if (act == kError) {
+        const udp_packet::verdict v = udp_packet::classify(d, tid, action, min_size);
+        if (v == udp_packet::verdict::ignore) continue;
+        if (v == udp_packet::verdict::refused) {
             out.error = "tracker refused: " + std::string(d.substr(8));
             out.refused = true;
             co_return out;
         }
-        if (act != action || d.size() < min_size) continue;
         out.datagram = std::string(d);
         co_return out;
     }
@@ -204,14 +197,15 @@ cpc::task<std::string> udp_tracker::connect_exchange(int fd, cpc::condvar* inter
     const auto tid = static_cast<std::uint32_t>(random_());
     std::string packet;
     put(packet, kProtocolId, 8);
-    put(packet, kConnect, 4);
+    put(packet, udp_packet::connect, 4);
     put(packet, tid, 4);
     for (int attempt = 0; attempt < opts_.attempts; ++attempt) {
         const wait_outcome w = co_await send_and_wait(
-            fd, packet, tid, kConnect, 16, opts_.base_timeout * (1 << attempt), interrupt);
+            fd, packet, tid, udp_packet::connect, udp_packet::connect_reply_size,
+            opts_.base_timeout * (1 << attempt), interrupt);
         if (!w.error.empty()) co_return w.error;
         if (w.timed_out) continue;
-        connection_id_ = get(w.datagram, 8, 8);
+        connection_id_ = udp_packet::connection_id(w.datagram);
         connected_at_ = std::chrono::steady_clock::now();
         co_return std::string();
     }
@@ -230,7 +224,7 @@ cpc::task<announce_result> udp_tracker::announce_on(int fd, const announce_reque
         }
         std::string packet;
         put(packet, *connection_id_, 8);
-        put(packet, kAnnounce, 4);
+        put(packet, udp_packet::announce, 4);
         put(packet, tid, 4);
         packet.append(reinterpret_cast<const char*>(req.hash.data()), 20);
         packet.append(reinterpret_cast<const char*>(req.peer_id.data()), 20);
@@ -244,24 +238,14 @@ cpc::task<announce_result> udp_tracker::announce_on(int fd, const announce_reque
         put(packet, req.port, 2);
 
         const wait_outcome w = co_await send_and_wait(
-            fd, packet, tid, kAnnounce, 20, opts_.base_timeout * (1 << attempt), interrupt);
+            fd, packet, tid, udp_packet::announce, udp_packet::announce_reply_header_size,
+            opts_.base_timeout * (1 << attempt), interrupt);
         if (w.refused) connection_id_.reset();  // perhaps it forgot us: reconnect next time
         if (!w.error.empty()) co_return announce_result::failure(w.error, w.refused);
         if (w.timed_out) continue;
 
         // BEP 15: the peers are of the family the tracker was reached over.
-        const std::string_view d = w.datagram;
-        tracker_reply reply;
-        reply.interval = static_cast<std::int64_t>(get(d, 8, 4));
-        reply.incomplete = static_cast<std::int64_t>(get(d, 12, 4));
-        reply.complete = static_cast<std::int64_t>(get(d, 16, 4));
-        const bool v4 = address_->family() == AF_INET;
-        const std::size_t size = v4 ? 6 : 18;
-        for (std::size_t at = 20; at + size <= d.size(); at += size) {
-            const auto* p = reinterpret_cast<const unsigned char*>(d.data() + at);
-            endpoint e = v4 ? endpoint::from_compact4(p) : endpoint::from_compact6(p);
-            if (e.port() != 0) reply.peers.push_back(e);
-        }
+        tracker_reply reply = udp_packet::parse_announce_reply(w.datagram, address_->family());
         announce_result r;
         r.reply = std::move(reply);
         co_return r;

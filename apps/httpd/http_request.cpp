@@ -91,10 +91,7 @@ parse_state request_parser::parse(std::string_view data) noexcept {
                 continue;
             }
             started_ = true;
-            if (next_line_ - request_start_ > limits_.max_header_bytes) {
-                const parse_state st = request_line(line, line_pos);  // 400 or 414 first
-                return st == parse_state::error ? st : fail(431);
-            }
+            if (next_line_ - request_start_ > limits_.max_header_bytes) return fail_long_line(line);
             if (request_line(line, line_pos) == parse_state::error) return state_;
             in_headers_ = true;
             continue;
@@ -111,27 +108,42 @@ parse_state request_parser::parse(std::string_view data) noexcept {
 // Refuses a line before it is complete when it can already be judged: junk instead of a
 // method, a target beyond the limit, a head beyond its byte limit.
 parse_state request_parser::check_partial_line(std::string_view data) noexcept {
-    const std::string_view part = data.substr(next_line_);
+    std::string_view part = data.substr(next_line_);
     if (!in_headers_) {
         if (part.empty() || part == "\r") return state_;
         started_ = true;
-        const std::size_t sp = part.find(' ');
-        const std::string_view method = part.substr(0, sp);
-        for (char c : method) {
-            if (!is_tchar(static_cast<unsigned char>(c))) return fail(400);
-        }
-        if (sp != std::string_view::npos) {
-            const std::string_view rest = part.substr(sp + 1);
-            const std::size_t sp2 = rest.find(' ');
-            if (rest.substr(0, sp2).size() > limits_.max_uri) return fail(414);
-        }
-        if (data.size() - request_start_ > limits_.max_header_bytes) {
-            return fail(sp == std::string_view::npos ? 400 : 414);
-        }
+        if (data.size() - request_start_ > limits_.max_header_bytes) return fail_long_line(part);
+        if (part.back() == '\r') part.remove_suffix(1);  // perhaps the end of the line
+        judge_line_start(part);
         return state_;
     }
     if (data.size() - request_start_ > limits_.max_header_bytes) return fail(431);
     return state_;
+}
+
+// What can be said of a request line from its start alone. The same verdicts on the same
+// bytes whether or not the rest of the line has arrived, so that a status never depends on
+// how the request was split into reads.
+parse_state request_parser::judge_line_start(std::string_view part) noexcept {
+    const std::size_t sp = part.find(' ');
+    const std::string_view method = part.substr(0, sp);
+    for (char c : method) {
+        if (!is_tchar(static_cast<unsigned char>(c))) return fail(400);
+    }
+    if (sp == std::string_view::npos) return state_;
+    if (method.empty()) return fail(400);
+    const std::string_view rest = part.substr(sp + 1);
+    if (rest.substr(0, rest.find(' ')).size() > limits_.max_uri) return fail(414);
+    return state_;
+}
+
+// A request line beyond the head's byte limit, judged on its first max_header_bytes bytes
+// alone (what a partial line shows of it in every split): judge_line_start()'s verdict, else
+// no method seen yet is a malformed line, else the head is too large.
+parse_state request_parser::fail_long_line(std::string_view line) noexcept {
+    line = line.substr(0, limits_.max_header_bytes);
+    if (judge_line_start(line) == parse_state::error) return state_;
+    return fail(line.find(' ') == std::string_view::npos ? 400 : 431);
 }
 
 parse_state request_parser::request_line(std::string_view line, std::size_t line_pos) noexcept {
@@ -141,9 +153,9 @@ parse_state request_parser::request_line(std::string_view line, std::size_t line
     if (!all_tchars(method)) return fail(400);
     const std::string_view rest = line.substr(sp1 + 1);
     const std::size_t sp2 = rest.find(' ');
-    if (sp2 == std::string_view::npos) return fail(400);  // HTTP/0.9 is not spoken here
     const std::string_view target = rest.substr(0, sp2);
-    if (target.size() > limits_.max_uri) return fail(414);
+    if (target.size() > limits_.max_uri) return fail(414);  // as judge_line_start() does
+    if (sp2 == std::string_view::npos) return fail(400);    // HTTP/0.9 is not spoken here
     if (target.empty()) return fail(400);
     for (char ch : target) {
         const auto c = static_cast<unsigned char>(ch);

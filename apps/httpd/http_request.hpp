@@ -85,6 +85,8 @@ class request_parser {
     parse_state header_line(std::string_view line, std::size_t line_pos) noexcept;
     parse_state headers_done(std::string_view data) noexcept;
     parse_state check_partial_line(std::string_view data) noexcept;
+    parse_state judge_line_start(std::string_view part) noexcept;
+    parse_state fail_long_line(std::string_view line) noexcept;
     void fill_views(std::string_view data) noexcept;
 
     request_limits limits_;

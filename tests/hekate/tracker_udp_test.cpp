@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../test_support.hpp"
+#include "udp_tracker_packet.hpp"
 
 namespace {
 
@@ -195,6 +196,43 @@ TEST(TrackerUdp, ParsesUrls) {
     EXPECT_FALSE(parse_udp_url("udp://:80"));
     EXPECT_FALSE(parse_udp_url("http://host:80"));
     EXPECT_FALSE(parse_udp_url("udp://[::1:80"));
+}
+
+// The datagram checks on their own (udp_tracker_packet.hpp), as the client applies them.
+TEST(TrackerUdp, ClassifiesDatagramsByTransactionActionAndSize) {
+    using udp_packet::verdict;
+    std::string connect;
+    put(connect, udp_packet::connect, 4);
+    put(connect, 7, 4);
+    put(connect, kConnectionId, 8);
+    EXPECT_EQ(udp_packet::classify(connect, 7, udp_packet::connect, 16), verdict::answer);
+    EXPECT_EQ(udp_packet::connection_id(connect), kConnectionId);
+    EXPECT_EQ(udp_packet::classify(connect, 8, udp_packet::connect, 16), verdict::ignore);
+    EXPECT_EQ(udp_packet::classify(connect, 7, udp_packet::announce, 16), verdict::ignore);
+    EXPECT_EQ(udp_packet::classify(connect.substr(0, 15), 7, udp_packet::connect, 16),
+              verdict::ignore);
+    EXPECT_EQ(udp_packet::classify(connect.substr(0, 7), 7, udp_packet::connect, 0),
+              verdict::ignore);
+    std::string error;
+    put(error, udp_packet::error, 4);
+    put(error, 7, 4);
+    EXPECT_EQ(udp_packet::classify(error + "no", 7, udp_packet::announce, 20), verdict::refused);
+}
+
+TEST(TrackerUdp, AnnounceReplyDropsPortZeroAndAPartialEntry) {
+    std::string d;
+    for (std::uint64_t v : {1, 9, 1800, 2, 3})
+        put(d, v, 4);
+    d += "\x7f\x00\x00\x01\x1a\xe1"s;  // 127.0.0.1:6881
+    d += "\x0a\x00\x00\x02\x00\x00"s;  // port 0: dropped
+    d += "\x0a\x00\x00"s;              // partial: ignored
+    const tracker_reply r = udp_packet::parse_announce_reply(d, AF_INET);
+    EXPECT_EQ(r.interval, 1800);
+    EXPECT_EQ(r.incomplete, 2);
+    EXPECT_EQ(r.complete, 3);
+    ASSERT_EQ(r.peers.size(), 1u);
+    EXPECT_EQ(r.peers[0].to_string(), "127.0.0.1:6881");
+    EXPECT_TRUE(udp_packet::parse_announce_reply(d, AF_INET6).peers.empty());
 }
 
 TEST(TrackerUdp, ConnectsThenAnnounces) {

@@ -234,6 +234,39 @@ TEST(RequestParser, UriLimit) {
     EXPECT_EQ(p.error_status(), 414);
 }
 
+// Found by the fuzzer (tests/httpd/fuzz): the status of a refused request line depended on
+// how it was split into reads. Each of these was answered one way at once and another way
+// line by line (first the status at once, then the one split).
+TEST(RequestParser, RefusalDoesNotDependOnHowTheLineIsSplit) {
+    const httpd::request_limits small{64, 256, 4, 16};
+    const auto split_status = [&](const std::string& s) {
+        request_parser p(small);
+        for (std::size_t n = 1; n <= s.size(); ++n) {
+            if (p.parse(std::string_view(s).substr(0, n)) != parse_state::incomplete) break;
+        }
+        EXPECT_EQ(p.parse(s), parse_state::error) << s;
+        return p.error_status();
+    };
+    // The fuzzer's input: a long target and no version (400, then 414).
+    const std::string found = "POST http://" + std::string(78, '\0') + "Su" + std::string(6, '\0') +
+                              "P/1.1\r\nHost: example-1-Ra\n\r\n";
+    EXPECT_EQ(status_of(found, small), 414);
+    EXPECT_EQ(split_status(found), 414);
+    // A method longer than the head's limit (431, then 400).
+    const std::string long_method = std::string(300, 'A') + " / HTTP/1.1\r\nHost: h\r\n\r\n";
+    EXPECT_EQ(status_of(long_method, small), 400);
+    EXPECT_EQ(split_status(long_method), 400);
+    // A long target that crosses max_uri only past the head's limit (414, then 431).
+    const std::string late_target =
+        std::string(200, 'A') + " /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(status_of(late_target, small), 431);
+    EXPECT_EQ(split_status(late_target), 431);
+    // A space first: an empty method (400), however far the target goes (then 414).
+    const std::string no_method = " /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(status_of(no_method, small), 400);
+    EXPECT_EQ(split_status(no_method), 400);
+}
+
 TEST(RequestParser, HeaderLimits) {
     std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
     for (int i = 0; i < 100; ++i)
