@@ -102,7 +102,7 @@ bench-cores: build
 	bench/many-cores/run --build-dir $(BUILD_DIR) $(if $(QUICK),--quick) \
 	  $(if $(SMOKE),--smoke) $(if $(RESULTS),--results-dir $(RESULTS))
 
-# Capriccio's Figure 3: bandwidth against 1 to 16,384 keep-alive clients on a SPECweb99-like
+# Knot's Figure 3 ("Why Events Are a Bad Idea"): bandwidth against 1 to 16,384 keep-alive clients on a SPECweb99-like
 # file set, httpd (both policies, epoll and io_uring) against nginx, lighttpd and h2o (as root:
 # it raises somaxconn, accounts the server's CPU with a cgroup and installs the servers).
 # QUICK=1: 5 client counts, 2 rounds. SMOKE=1: httpd at 1 and 64 clients for seconds, no root.

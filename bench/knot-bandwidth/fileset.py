@@ -7,8 +7,8 @@ KB); the directory is drawn from a Zipf distribution (alpha 1) over the director
 file within its class from a Zipf distribution over the 9 files ranked 4, 3, 5, 2, 6, 1, 7, 8, 0
 (file 4 the most popular), as SPECweb99 defines it and as the load generator of "SEDA: An
 Architecture for Well-Conditioned, Scalable Internet Services" (Welsh, Culler and Brewer, SOSP
-2001) implements it: the test suite that Capriccio's Figure 3 (von Behren et al., SOSP 2003)
-re-used. The mean response is about 14 KB.
+2001) implements it: the test suite that Knot's Figure 3 (von Behren et al., "Why Events Are a Bad Idea",
+HotOS IX 2003) re-used. The mean response is about 14 KB.
 
 SPECweb99 scales the number of directories with the number of clients (25 + 0.66 c); here it
 is fixed for a sweep, so that every client count is served the same set, and small enough to

@@ -1,5 +1,5 @@
 """bench/knot-bandwidth's results: the medians of the rounds, the issue's two targets, the
-CSV files, the plot in the shape of Capriccio's Figure 3 and the markdown report."""
+CSV files, the plot in the shape of Knot's Figure 3 ("Why Events Are a Bad Idea") and the markdown report."""
 import csv
 import dataclasses
 import os
@@ -116,7 +116,7 @@ def plot(agg, systems, png, args):
         script = f"""
 set terminal pngcairo size 900,560 font ',10'
 set output '{png}'
-set title "Web server bandwidth against simultaneous clients (Capriccio's Figure 3)\\n\
+set title "Web server bandwidth against simultaneous clients ("Why Events Are a Bad Idea", Figure 3)\\n\
 SPECweb99-like file set, {args.dirs} directories; keep-alive clients; server on CPU \
 {machine.SERVER_CPU}, client on CPU {machine.CLIENT_CPU}"
 set logscale x 2
@@ -246,8 +246,8 @@ def summary(agg, systems, ctx):
     ours = [s for s in systems if s.ours]
     out = [
         "# bench/knot-bandwidth: web server bandwidth against simultaneous clients", "",
-        f"Capriccio's Figure 3 (von Behren, Condit, Zhou, Necula and Brewer, \"Capriccio: "
-        f"Scalable Threads for Internet Services\", SOSP 2003) re-run on this machine by "
+        f"Figure 3 of \"Why Events Are a Bad Idea (for High-Concurrency Servers)\" (von Behren, "
+        f"Condit and Brewer, HotOS IX, 2003) re-run on this machine by "
         f"`bench/knot-bandwidth/run{mode}`, {ctx.started:%Y-%m-%d %H:%M}–{ctx.finished:%H:%M} "
         f"UTC, {os.cpu_count()} CPUs; load average before the run {ctx.load_before[0]:.1f} "
         f"(1 min), {ctx.load_before[1]:.1f} (5 min).", "",
