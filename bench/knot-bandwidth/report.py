@@ -116,7 +116,7 @@ def plot(agg, systems, png, args):
         script = f"""
 set terminal pngcairo size 900,560 font ',10'
 set output '{png}'
-set title "Web server bandwidth against simultaneous clients ("Why Events Are a Bad Idea", Figure 3)\\n\
+set title "Web server bandwidth against simultaneous clients (Figure 3 of 'Why Events Are a Bad Idea')\\n\
 SPECweb99-like file set, {args.dirs} directories; keep-alive clients; server on CPU \
 {machine.SERVER_CPU}, client on CPU {machine.CLIENT_CPU}"
 set logscale x 2
