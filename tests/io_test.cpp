@@ -199,6 +199,24 @@ TEST(Io, WritevWithMoreVectorsThanIovMax) {
     EXPECT_TRUE(got == data);
 }
 
+// n socket pairs, for tests with many readers.
+std::vector<std::unique_ptr<socket_pair>> socket_pairs(int n) {
+    std::vector<std::unique_ptr<socket_pair>> pairs;
+    for (int i = 0; i < n; ++i)
+        pairs.push_back(std::make_unique<socket_pair>());
+    return pairs;
+}
+
+// Once the readers block (after a yield), writes "message i" into the i-th pair, all in one
+// loop pass.
+cpc::task<void> send_numbered_messages(std::vector<std::unique_ptr<socket_pair>>* pairs) {
+    co_await cpc::yield();
+    for (std::size_t i = 0; i < pairs->size(); ++i) {
+        const std::string m = "message " + std::to_string(i);
+        EXPECT_EQ(::write((*pairs)[i]->fd[1], m.data(), m.size()), static_cast<ssize_t>(m.size()));
+    }
+}
+
 TEST(Io, ReadWaitsForDataAndReturnsZeroAtEof) {
     auto reader = [](int fd, std::vector<cpc::io_result>* results,
                      std::string* text) -> cpc::task<void> {
@@ -278,21 +296,11 @@ TEST(Io, MoreBlockedReadsThanTheLoopHasReceiveBuffers) {
         EXPECT_EQ(std::string(buf, r.bytes), want);
         if (!r.error && std::string(buf, r.bytes) == want) ++*correct;
     };
-    auto writer = [](std::vector<std::unique_ptr<socket_pair>>* pairs) -> cpc::task<void> {
-        co_await cpc::yield();  // every reader is blocked now
-        for (std::size_t i = 0; i < pairs->size(); ++i) {
-            const std::string m = "message " + std::to_string(i);
-            EXPECT_EQ(::write((*pairs)[i]->fd[1], m.data(), m.size()),
-                      static_cast<ssize_t>(m.size()));
-        }
-    };
-    std::vector<std::unique_ptr<socket_pair>> pairs;
-    for (int i = 0; i < kReaders; ++i)
-        pairs.push_back(std::make_unique<socket_pair>());
+    std::vector<std::unique_ptr<socket_pair>> pairs = socket_pairs(kReaders);
     int correct = 0;
     for (int i = 0; i < kReaders; ++i)
         cpc::spawn(reader(pairs[static_cast<std::size_t>(i)]->fd[0], i, &correct));
-    cpc::spawn(writer(&pairs));
+    cpc::spawn(send_numbered_messages(&pairs));
     cpc_test::main_loop();
     EXPECT_EQ(correct, kReaders);
 }
@@ -368,21 +376,11 @@ TEST(Io, ReadsExpectingWaitShareOneScratchBufferAsAServersIdleConnectionsDo) {
         if (!r.error && got == want) ++sc->correct;
         std::memset(sc->buf, 'x', sizeof sc->buf);
     };
-    auto writer = [](std::vector<std::unique_ptr<socket_pair>>* pairs) -> cpc::task<void> {
-        co_await cpc::yield();  // every reader waits now
-        for (std::size_t i = 0; i < pairs->size(); ++i) {
-            const std::string m = "message " + std::to_string(i);
-            EXPECT_EQ(::write((*pairs)[i]->fd[1], m.data(), m.size()),
-                      static_cast<ssize_t>(m.size()));
-        }
-    };
-    std::vector<std::unique_ptr<socket_pair>> pairs;
-    for (int i = 0; i < kReaders; ++i)
-        pairs.push_back(std::make_unique<socket_pair>());
+    std::vector<std::unique_ptr<socket_pair>> pairs = socket_pairs(kReaders);
     shared_scratch scratch;
     for (int i = 0; i < kReaders; ++i)
         cpc::spawn(reader(pairs[static_cast<std::size_t>(i)]->fd[0], i, &scratch));
-    cpc::spawn(writer(&pairs));
+    cpc::spawn(send_numbered_messages(&pairs));
     cpc_test::main_loop();
     EXPECT_EQ(scratch.correct, kReaders);
 }

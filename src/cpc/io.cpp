@@ -391,17 +391,25 @@ task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, c
     return connect_ready(fd, addr, addrlen, interrupt);
 }
 
-int close(int fd) noexcept {
+namespace {
+
+// What both closes do first: every loop that knows fd forgets it. Returns this thread's loop.
+loop* forget_before_close(int fd) noexcept {
     loop* here = loop::current();
     if (here) here->forget_fd(fd);
     detail::forget_everywhere(fd, here);
+    return here;
+}
+
+}  // namespace
+
+int close(int fd) noexcept {
+    forget_before_close(fd);
     return ::close(fd);
 }
 
 void close_batched(int fd) noexcept {
-    loop* here = loop::current();
-    if (here) here->forget_fd(fd);
-    detail::forget_everywhere(fd, here);
+    loop* here = forget_before_close(fd);
     if (!here || !here->close_later(fd)) ::close(fd);
 }
 
