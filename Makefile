@@ -14,7 +14,7 @@ RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
 	test-tsan run bench bench-events bench-swarm bench-cores bench-knot bench-crossings format \
-	clean
+	format-check clean
 
 all: build
 
@@ -133,8 +133,13 @@ fuzz-long: $(ASAN_DIR)/build.ninja
 	bench/fuzz/run --build-dir $(ASAN_DIR) --seconds $(FUZZ_SECONDS) \
 	  $(if $(RESULTS),--results-dir $(RESULTS))
 
+# The repository's .clang-format on every C++ file: `format` rewrites them, `format-check`
+# (run by CI before `make test`) fails on the first file that differs.
 format:
 	clang-format -i $$(git ls-files '*.hpp' '*.cpp')
+
+format-check: deps
+	clang-format --dry-run --Werror $$(git ls-files '*.hpp' '*.cpp')
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)

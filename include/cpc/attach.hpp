@@ -22,7 +22,7 @@ void move_thread(scheduler* from, scheduler* to, std::coroutine_handle<> h);
 }  // namespace detail
 
 class attach_awaiter {
-public:
+  public:
     explicit attach_awaiter(scheduler& target) noexcept : target_(&target) {}
     bool await_ready() noexcept {
         previous_ = detail::tl_scheduler;
@@ -33,14 +33,16 @@ public:
     void await_suspend(std::coroutine_handle<> h) { detail::move_thread(previous_, target_, h); }
     scheduler& await_resume() const noexcept { return *previous_; }
 
-private:
+  private:
     scheduler* target_;
     scheduler* previous_ = nullptr;
 };
 
 // co_await cpc::attach(s): the calling thread continues on scheduler s (a loop or a pool)
 // and gets back the scheduler it left, so it can return there later.
-inline attach_awaiter attach(scheduler& s) noexcept { return attach_awaiter{s}; }
+inline attach_awaiter attach(scheduler& s) noexcept {
+    return attach_awaiter{s};
+}
 
 // co_await cpc::detached(f): runs the native callable f on the default pool and comes back
 // to the scheduler the thread left, with f's result or its exception. The loop keeps

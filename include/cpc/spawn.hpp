@@ -27,6 +27,8 @@ inline void spawn(task<void> t) {
 }
 
 // On scheduler s: another loop, or a pool (the thread starts detached). Thread-safe.
-inline void spawn(scheduler& s, task<void> t) { detail::spawn_on(s, t.release()); }
+inline void spawn(scheduler& s, task<void> t) {
+    detail::spawn_on(s, t.release());
+}
 
 }  // namespace cpc

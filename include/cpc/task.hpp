@@ -58,7 +58,7 @@ struct promise_base {
     };
     final_awaiter final_suspend() const noexcept { return {}; }
 
-protected:
+  protected:
     void capture_exception() noexcept {
         if (!continuation) std::terminate();  // escaped a thread's root: reported by terminate
         exception_ = std::current_exception();
@@ -67,7 +67,7 @@ protected:
         if (exception_) std::rethrow_exception(exception_);
     }
 
-private:
+  private:
     std::exception_ptr exception_;
 };
 
@@ -84,7 +84,7 @@ struct promise final : promise_base {
         return std::move(*value_);
     }
 
-private:
+  private:
     std::optional<T> value_;
 };
 
@@ -110,7 +110,7 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
 
 template <class T>
 class [[nodiscard]] task {
-public:
+  public:
     using promise_type = detail::promise<T>;
     using value_type = T;
 
@@ -146,7 +146,7 @@ public:
     // Gives up ownership of the frame (used by spawn, which makes it a thread's root).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(frame_, {}); }
 
-private:
+  private:
     friend promise_type;
     explicit task(std::coroutine_handle<promise_type> h) noexcept : frame_(h) {}
     std::coroutine_handle<promise_type> frame_;

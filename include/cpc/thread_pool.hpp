@@ -20,7 +20,7 @@
 namespace cpc {
 
 class thread_pool final : public scheduler {
-public:
+  public:
     // Like a loop, a pool sets SIGPIPE to SIG_IGN if it was SIG_DFL (see loop::loop).
     explicit thread_pool(unsigned max_threads);
     // Finishes the queued work, then joins the kernel threads.
@@ -30,7 +30,7 @@ public:
 
     unsigned max_threads() const noexcept { return max_threads_; }
 
-private:
+  private:
     void work();
 
     const unsigned max_threads_;

@@ -15,7 +15,9 @@ constinit thread_local scheduler* tl_scheduler = nullptr;
 
 // The blocking forms of the primitives, used by detached threads (on a pool).
 
-void yield_kernel_thread() noexcept { ::sched_yield(); }
+void yield_kernel_thread() noexcept {
+    ::sched_yield();
+}
 
 void sleep_kernel_thread(std::int64_t ns) noexcept {
     if (ns <= 0) return;

@@ -59,7 +59,8 @@ void release_frame_batch(std::size_t cls) noexcept {
     frame_class_cache& c = tl_frame_cache.classes[cls];
     // Keep the most recently freed half (warm in cache); hand the older half to the depot.
     free_block* keep_tail = c.head;
-    for (std::uint32_t i = 1; i < c.count - kBatch; ++i) keep_tail = keep_tail->next;
+    for (std::uint32_t i = 1; i < c.count - kBatch; ++i)
+        keep_tail = keep_tail->next;
     batch b{keep_tail->next, kBatch};
     keep_tail->next = nullptr;
     c.count -= kBatch;

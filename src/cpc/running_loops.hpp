@@ -18,13 +18,13 @@ void add_detached_thread() noexcept;
 void remove_detached_thread() noexcept;
 
 class running_loop_registration {
-public:
+  public:
     explicit running_loop_registration(loop& l);
     ~running_loop_registration();
     running_loop_registration(const running_loop_registration&) = delete;
     running_loop_registration& operator=(const running_loop_registration&) = delete;
 
-private:
+  private:
     loop& loop_;
 };
 

@@ -18,7 +18,8 @@ thread_pool::~thread_pool() {
         stopping_ = true;
     }
     work_ready_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    for (std::thread& t : workers_)
+        t.join();
 }
 
 void thread_pool::schedule(std::coroutine_handle<> h) {

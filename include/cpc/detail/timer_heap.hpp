@@ -22,7 +22,7 @@ struct timer_node {
 };
 
 class timer_heap {
-public:
+  public:
     bool empty() const noexcept { return entries_.empty(); }
     std::size_t size() const noexcept { return entries_.size(); }
     std::int64_t next_deadline() const noexcept { return entries_.front().deadline; }
@@ -33,7 +33,7 @@ public:
     // Removes and returns the earliest timer if its deadline is <= now, else nullptr.
     timer_node* pop_expired(std::int64_t now) noexcept;
 
-private:
+  private:
     struct entry {
         std::int64_t deadline;
         std::uint64_t seq;
