@@ -15,6 +15,7 @@
 #include <coroutine>
 #include <cstddef>
 
+#include "cpc/detail/check.hpp"
 #include "cpc/detail/shared_wait_list.hpp"
 #include "cpc/loop.hpp"
 
@@ -63,6 +64,9 @@ class condvar::awaiter : detail::wait_link {
 
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
+        CPC_CHECK(detail::tl_loop,
+                  "condvar wait on a kernel thread without a loop (a pool thread: attach back "
+                  "to a loop before waiting)");
         condvar* cv = cv_;
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();

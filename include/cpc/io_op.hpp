@@ -65,6 +65,7 @@ class io_op_awaiter : detail::io_op_base {
     bool await_suspend(std::coroutine_handle<P> h) {
         detail::cancel_scope* scope = detail::scope_of(h);
         if (scope && scope->fired()) {
+            detail::note_wait_cut_short_before_suspending();
             interrupted_ = true;
             return false;  // res_ stays -ECANCELED
         }

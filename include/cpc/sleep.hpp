@@ -47,7 +47,10 @@ class sleep_awaiter {
     template <class P>
     bool await_suspend(std::coroutine_handle<P> h) {
         detail::cancel_scope* scope = detail::scope_of(h);
-        if (scope && scope->fired()) return false;  // completed_ stays false
+        if (scope && scope->fired()) {  // completed_ stays false
+            detail::note_wait_cut_short_before_suspending();
+            return false;
+        }
         frame_ = h;
         loop_ = detail::tl_loop;
         home_ = detail::tl_scheduler;

@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cpc/detail/check.hpp"
 #include "cpc/detail/current.hpp"
 #include "cpc/detail/frame_allocator.hpp"
 
@@ -134,14 +135,24 @@ class [[nodiscard]] task {
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+            CPC_CHECK(!frame.promise().continuation, "a task awaited a second time");
             frame.promise().continuation = caller;
             frame.promise().scope = detail::scope_of(caller);
             return frame;
         }
         T await_resume() { return frame.promise().result(); }
     };
-    awaiter operator co_await() & noexcept { return awaiter{frame_}; }
-    awaiter operator co_await() && noexcept { return awaiter{frame_}; }
+    // Precondition (checked in debug builds): valid(), and the task was never awaited.
+    awaiter operator co_await() & noexcept {
+        CPC_CHECK(frame_,
+                  "co_await on an empty task (default-constructed, moved from, or spawned)");
+        return awaiter{frame_};
+    }
+    awaiter operator co_await() && noexcept {
+        CPC_CHECK(frame_,
+                  "co_await on an empty task (default-constructed, moved from, or spawned)");
+        return awaiter{frame_};
+    }
 
     // Gives up ownership of the frame (used by spawn, which makes it a thread's root).
     std::coroutine_handle<promise_type> release() noexcept { return std::exchange(frame_, {}); }

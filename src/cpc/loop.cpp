@@ -68,11 +68,15 @@ void loop::update_now() noexcept {
 }
 
 void loop::add_timer(detail::timer_node* t, std::int64_t delay_ns) {
+    CPC_CHECK(detail::tl_loop == this,
+              "add_timer called from another kernel thread than its loop's");
     if (timers_.empty()) update_now();
     timers_.add(t, now_ + std::max<std::int64_t>(delay_ns, 0));
 }
 
 bool loop::watch_fd(int fd, io_events kind, detail::wait_link* l) {
+    CPC_CHECK(detail::tl_loop == this,
+              "watch_fd called from another kernel thread than its loop's");
     // fd may reuse the number of one closed on another kernel thread since the last
     // iteration: what this loop knew of that one goes first.
     if (forgets_pending_.load(std::memory_order_acquire)) [[unlikely]]
@@ -89,6 +93,8 @@ void loop::forget_fd(int fd) noexcept {
 }
 
 void loop::submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx) {
+    CPC_CHECK(detail::tl_loop == this,
+              "submit_op called from another kernel thread than its loop's");
     // As watch_fd: the op's fd may reuse the number of one closed elsewhere.
     if (forgets_pending_.load(std::memory_order_acquire)) [[unlikely]]
         apply_forgets();
@@ -116,6 +122,8 @@ const std::byte* loop::provided_buffer(unsigned id) const noexcept {
 }
 
 void loop::recycle_buffer(unsigned id) noexcept {
+    CPC_CHECK(detail::tl_loop == this,
+              "recycle_buffer called from another kernel thread than its loop's");
     backend_->recycle_buffer(id);
 }
 
@@ -285,8 +293,10 @@ void loop::adopt(color& c) {
 
 void loop::run_ready() {
     std::size_t budget = kResumesPerRound;
-    while (!ready_.empty() && budget-- != 0)
+    while (!ready_.empty() && budget-- != 0) {
+        detail::note_thread_resumed();
         ready_.pop_front().resume();
+    }
     if (colors_head_) run_colors();
 }
 
@@ -303,6 +313,7 @@ void loop::run_colors() {
         detail::tl_scheduler = &c;
         std::size_t turn = std::min(c.ready_.size(), kResumesPerColorTurn);
         while (turn-- != 0) {
+            detail::note_thread_resumed();
             c.ready_.pop_front().resume();
             // A thread of a color may run long (the unit of work of a request): an idle
             // loop asking for a color is answered after each one, not after the round,

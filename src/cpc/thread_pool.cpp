@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cpc/detail/check.hpp"
 #include "cpc/detail/current.hpp"
 #include "sigpipe.hpp"
 
@@ -51,6 +52,7 @@ void thread_pool::work() {
         std::coroutine_handle<> h = queue_.front();
         queue_.pop_front();
         lock.unlock();
+        detail::note_thread_resumed();
         h.resume();
         lock.lock();
     }

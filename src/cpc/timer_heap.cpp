@@ -7,11 +7,14 @@ constexpr std::size_t kArity = 4;
 }
 
 void timer_heap::add(timer_node* t, std::int64_t deadline) {
+    CPC_CHECK(!t->pending(), "a timer added while it is pending");
     entries_.push_back({});
     sift_up(entries_.size() - 1, entry{deadline, next_seq_++, t});
 }
 
 void timer_heap::cancel(timer_node* t) noexcept {
+    CPC_CHECK(t->pending() && t->slot < entries_.size() && entries_[t->slot].node == t,
+              "a timer cancelled that is not pending in this heap");
     remove_at(t->slot);
     t->slot = timer_node::npos;
 }

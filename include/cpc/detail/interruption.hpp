@@ -17,6 +17,7 @@
 #include <atomic>
 
 #include "cpc/detail/cancel_scope.hpp"
+#include "cpc/detail/check.hpp"
 #include "cpc/detail/shared_wait_list.hpp"
 #include "cpc/loop.hpp"
 
@@ -42,7 +43,10 @@ class interruption {
         loop_ = where;
         if (scope) {
             prepare(scope_, &scope->waiters(), kScopePopped);
-            if (!scope->link(&scope_)) return false;
+            if (!scope->link(&scope_)) {
+                note_wait_cut_short_before_suspending();
+                return false;
+            }
         }
         if (condvar_waiters) {
             prepare(cv_, condvar_waiters, kCvPopped);

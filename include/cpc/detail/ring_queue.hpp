@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "cpc/detail/check.hpp"
+
 namespace cpc::detail {
 
 class ring_queue {
@@ -24,7 +26,10 @@ class ring_queue {
     }
 
     // Precondition: !empty().
-    std::coroutine_handle<> pop_front() noexcept { return buf_[head_++ & mask_]; }
+    std::coroutine_handle<> pop_front() noexcept {
+        CPC_CHECK(!empty(), "pop_front on an empty run queue");
+        return buf_[head_++ & mask_];
+    }
 
   private:
     static constexpr std::size_t kInitial = 256;

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpc/detail/check.hpp"
+
 namespace cpc::detail {
 
 struct timer_node {
@@ -25,10 +27,15 @@ class timer_heap {
   public:
     bool empty() const noexcept { return entries_.empty(); }
     std::size_t size() const noexcept { return entries_.size(); }
-    std::int64_t next_deadline() const noexcept { return entries_.front().deadline; }
+    // Precondition: !empty().
+    std::int64_t next_deadline() const noexcept {
+        CPC_CHECK(!empty(), "next_deadline of an empty timer heap");
+        return entries_.front().deadline;
+    }
 
+    // Precondition: !t->pending(). (Preconditions are checked in debug builds.)
     void add(timer_node* t, std::int64_t deadline);
-    // Precondition: t->pending().
+    // Precondition: t->pending(), in this heap.
     void cancel(timer_node* t) noexcept;
     // Removes and returns the earliest timer if its deadline is <= now, else nullptr.
     timer_node* pop_expired(std::int64_t now) noexcept;
