@@ -8,12 +8,17 @@
 // answered, the connection drops consumed() bytes from the front of its buffer (what is
 // left is the next, pipelined, request) and calls reset().
 //
-// Refusals carry the status to answer: 400 (malformed request line or header line, bad or
-// conflicting Content-Length, missing Host in HTTP/1.1), 413 (a body beyond the limit, or
-// any Transfer-Encoding: this server takes no request bodies worth decoding), 414 (request
-// target beyond the limit), 431 (header block beyond its byte or line limit), 505 (an
-// HTTP version other than 1.x). A small body (Content-Length up to max_body) is part of
-// the request: it is waited for and counted in consumed(), so that pipelining stays framed.
+// Refusals carry the status to answer (apps/httpd/README.md lists the RFC 9110 and 9112 rule
+// behind each): 400 (malformed request line or header line; bad or conflicting
+// Content-Length; no Host in HTTP/1.1, several, or one that is not a host; a
+// Transfer-Encoding in HTTP/1.0, beside a Content-Length, or whose last coding is not
+// chunked; malformed chunked framing), 413 (a body beyond the limit), 414 (request target
+// beyond the limit), 431 (header block beyond its byte or line limit), 501 (a transfer coding
+// other than chunked), 505 (an HTTP version other than 1.x). A small body (Content-Length up
+// to max_body, or a chunked body whose data is up to max_body and whose framing, trailer
+// included, is up to kChunkedFramingBytes more) is part of the request: it is waited for and
+// counted in consumed(), so that pipelining stays framed. Its content is not kept: GET and
+// HEAD have no use for it. A verdict never depends on how the bytes were split into calls.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +33,10 @@ struct request_limits {
     std::size_t max_header_lines = 100;        // header lines (the request line excluded)
     std::size_t max_body = 1024;               // a larger declared body: 413
 };
+
+// What a chunked body may spend on its framing (chunk sizes, extensions, line ends, trailer
+// fields) beyond its max_body bytes of data; a body that needs more is refused with 413.
+inline constexpr std::size_t kChunkedFramingBytes = 512;
 
 enum class method_kind { get, head, other };
 
@@ -87,7 +96,14 @@ class request_parser {
     parse_state check_partial_line(std::string_view data) noexcept;
     parse_state judge_line_start(std::string_view part) noexcept;
     parse_state fail_long_line(std::string_view line) noexcept;
+    parse_state transfer_encoding(std::string_view value) noexcept;
+    parse_state chunked_body(std::string_view data) noexcept;
+    parse_state finish(std::string_view data) noexcept;
     void fill_views(std::string_view data) noexcept;
+
+    // Where a chunked body's parse stands: before a chunk-size line, inside a chunk's data,
+    // before the line end that follows the data, or in the trailer section.
+    enum class chunk_phase : unsigned char { size_line, data, data_end, trailer };
 
     request_limits limits_;
     parse_state state_ = parse_state::incomplete;
@@ -95,6 +111,14 @@ class request_parser {
     bool started_ = false;
     bool in_headers_ = false;  // the request line has been parsed
     bool transfer_encoding_ = false;
+    bool chunked_last_ = false;        // the last transfer coding so far is chunked
+    unsigned char chunked_count_ = 0;  // times chunked is named (once at most is valid)
+    bool unknown_coding_ = false;      // a transfer coding other than chunked
+    bool chunked_body_ = false;        // the head is done and the body is chunked
+    chunk_phase phase_ = chunk_phase::size_line;
+    std::size_t body_pos_ = 0;      // chunked: where the next unparsed part of the body starts
+    std::uint64_t chunk_left_ = 0;  // chunked, in data: bytes of the chunk not yet passed
+    std::uint64_t body_data_ = 0;   // chunked: data bytes so far
     bool has_content_length_ = false;
     bool conn_close_ = false;
     bool conn_keep_alive_ = false;

@@ -420,8 +420,17 @@ HOSTILE = [
     (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "a bad Content-Length"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400,
      "conflicting Content-Lengths"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 413,
-     "a chunked body"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501,
+     "a transfer coding it does not implement"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400,
+     "a Transfer-Encoding whose last coding is not chunked"),
+    (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+     "a Transfer-Encoding in HTTP/1.0"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+     b"0\r\n\r\n", 400, "Transfer-Encoding beside Content-Length"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400,
+     "malformed chunked framing"),
+    (b"GET / HTTP/1.1\r\nHost: x/../y\r\n\r\n", 400, "a Host that is not a host"),
     (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/2.0"),
     (b"GET / HTTP/3\r\nHost: x\r\n\r\n", 505, "HTTP/3"),
     (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505, "the HTTP/2 preface"),
@@ -496,7 +505,17 @@ def group_limits(binary, base, root):
                b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         check(k.response()[2] == b"hello\n" and k.response()[2] == b"hello\n",
               "a small body on a GET keeps the framing")
+        # So does a small chunked body, with an extension and a trailer, over several writes.
+        k.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\n")
+        time.sleep(0.05)
+        k.send(b"abc\r\n0\r\nX-Trailer: 1\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(k.response()[2] == b"hello\n" and k.response()[2] == b"hello\n",
+              "a small chunked body on a GET keeps the framing")
         k.close()
+        got = raw_exchange(port, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"186a0\r\n" + b"x" * 100000)
+        check(status_of(got) == 413, "a 100 kB chunk -> 413")
+        still_serving(port, "413 (chunked)")
 
         # slowloris: one byte at a time, never finishing the head
         s = connect(port)
