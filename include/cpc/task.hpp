@@ -29,6 +29,7 @@
 
 namespace cpc {
 
+// A cps function's result: the lazy coroutine that computes a T (see the top of task.hpp).
 template <class T = void>
 class task;
 
@@ -108,14 +109,20 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
 
 }  // namespace detail
 
+// A cps function's result: the lazy coroutine that computes a T (see the top of task.hpp).
 template <class T>
 class [[nodiscard]] task {
   public:
+    // The coroutine machinery's (std::coroutine_traits).
     using promise_type = detail::promise<T>;
+    // What co_await on the task yields.
     using value_type = T;
 
+    // An empty task (valid() is false), to be assigned.
     task() noexcept = default;
+    // Takes other's frame; other becomes empty.
     task(task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    // Frees this task's frame (never run), then takes other's.
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             if (frame_) frame_.destroy();
@@ -127,9 +134,13 @@ class [[nodiscard]] task {
         if (frame_) frame_.destroy();
     }
 
+    // Owns a frame: not empty, not moved from, not released.
     bool valid() const noexcept { return static_cast<bool>(frame_); }
 
+    // What co_await on a task awaits: runs the task in the awaiting thread (symmetric
+    // transfer), then yields its value or rethrows its exception.
     struct awaiter {
+        // The task's frame.
         std::coroutine_handle<promise_type> frame;
         bool await_ready() const noexcept { return false; }
         template <class P>
@@ -140,7 +151,9 @@ class [[nodiscard]] task {
         }
         T await_resume() { return frame.promise().result(); }
     };
+    // co_await t: runs the task to its end in the calling thread (at most once).
     awaiter operator co_await() & noexcept { return awaiter{frame_}; }
+    // co_await f(...): the same for a task not kept in a variable.
     awaiter operator co_await() && noexcept { return awaiter{frame_}; }
 
     // Gives up ownership of the frame (used by spawn, which makes it a thread's root).
