@@ -34,7 +34,9 @@ class Server:
         self.proc = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines = queue.Queue()
-        threading.Thread(target=self._collect, daemon=True).start()
+        self.log = []
+        self.collector = threading.Thread(target=self._collect, daemon=True)
+        self.collector.start()
         try:
             first = self.lines.get(timeout=WAIT)
         except queue.Empty:
@@ -47,6 +49,7 @@ class Server:
 
     def _collect(self):
         for line in self.proc.stdout:
+            self.log.append(line.rstrip("\n"))
             self.lines.put(line)
         self.lines.put(None)
 
@@ -55,6 +58,16 @@ class Server:
             raise Failure(f"the server died during the test (status {self.proc.returncode})")
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=10)
+        self.collector.join(timeout=10)
+        for line in self.log[1:]:
+            print(f"  server: {line}")
+        # The sanitizer trees run these tests too: a report fails the test, although the
+        # server itself only ends by SIGTERM.
+        reports = [l for l in self.log if re.search(
+            r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|"
+            r"runtime error:", l)]
+        if reports:
+            raise Failure(f"sanitizer report from the server: {reports[0]}")
         ok("the server ran to the end of the test and stopped on SIGTERM")
 
     def kill(self):
