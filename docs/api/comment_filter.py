@@ -14,8 +14,8 @@ the headers:
   class scope, becomes `///` documentation of that declaration;
 - a comment after a member on the same line becomes `///<`.
 
-Comments inside function bodies, and blocks followed by a blank line (section headings,
-notes), stay ordinary comments. Line numbers are kept, so warnings point at the header.
+Comments inside function bodies, blocks followed by a blank line (section headings, notes)
+and blocks above a deleted function (implementation notes) stay ordinary comments. Line numbers are kept, so warnings point at the header.
 """
 import re
 import sys
@@ -70,7 +70,10 @@ def main():
                 while nxt < len(lines) and lines[nxt].strip().startswith("//"):
                     nxt += 1
                 follows = lines[nxt].strip() if nxt < len(lines) else ""
-                if in_doc_scope and follows and not follows.startswith("#"):
+                # A deleted function needs no documentation: a comment above one is a note
+                # about the class's implementation.
+                documents = follows and not follows.startswith("#") and "= delete" not in follows
+                if in_doc_scope and documents:
                     indent = line[: len(line) - len(line.lstrip())]
                     out[n] = indent + "///" + stripped[2:]
             continue
