@@ -34,7 +34,9 @@ int listen_on(std::uint16_t port, std::uint16_t* bound) {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::listen(fd, SOMAXCONN) != 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        const int error = errno;  // for the caller's perror, whatever close does
         ::close(fd);
+        errno = error;
         return -1;
     }
     *bound = ntohs(addr.sin_port);
