@@ -14,7 +14,7 @@ RESULTS ?=
 
 .PHONY: all deps deps-demo configure build build-asan build-tsan test test-release test-asan \
 	test-tsan run bench bench-events bench-swarm bench-cores bench-knot bench-crossings format \
-	format-check clean
+	format-check docs clean
 
 all: build
 
@@ -140,6 +140,15 @@ format:
 
 format-check: deps
 	clang-format --dry-run --Werror $$(git ls-files '*.hpp' '*.cpp')
+
+# The API reference: HTML from the headers of include/cpc/ (not detail/) with Doxygen, into
+# $(BUILD_DIR)/docs/html. An undocumented public name or a broken doc comment fails it
+# (docs/api/Doxyfile); CI runs it after format-check.
+CPC_VERSION := $(shell sed -n 's/^project.cpc VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+docs: deps
+	@mkdir -p $(BUILD_DIR)/docs
+	CPC_DOCS_OUT=$(BUILD_DIR)/docs CPC_VERSION=$(CPC_VERSION) doxygen docs/api/Doxyfile
+	@echo "API reference: $(BUILD_DIR)/docs/html/index.html"
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(TSAN_DIR)

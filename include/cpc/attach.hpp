@@ -21,8 +21,11 @@ namespace detail {
 void move_thread(scheduler* from, scheduler* to, std::coroutine_handle<> h);
 }  // namespace detail
 
+// What co_await cpc::attach(s) (and recolor) awaits: moves the awaiting thread to target,
+// unless it is there already, and yields the scheduler it left.
 class attach_awaiter {
   public:
+    // An awaiter that moves the awaiting thread to target.
     explicit attach_awaiter(scheduler& target) noexcept : target_(&target) {}
     bool await_ready() noexcept {
         previous_ = detail::tl_scheduler;

@@ -30,6 +30,8 @@ namespace cpc {
 
 class runtime;
 
+// A color: a scheduler whose threads never run two at a time, on whichever loops of a
+// runtime they are (the guarantees are at the top of color.hpp).
 class color final : public scheduler {
   public:
     // A color first owned by `home` (it may move if home runs inside a runtime).
@@ -49,6 +51,7 @@ class color final : public scheduler {
     // must cancel on the same loop later (with_timeout's deadline) pins its color. Only from
     // a thread running in the color.
     void pin() noexcept { ++pins_; }
+    // Ends one pin(): the color may be stolen again once every pin has ended.
     void unpin() noexcept { --pins_; }
 
     // Times the color changed loops (stealing); for tests and statistics. Only from a

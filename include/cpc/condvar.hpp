@@ -21,6 +21,8 @@
 
 namespace cpc {
 
+// A condition variable of cooperative threads (CPC's cpc_condvar): waiters woken oldest
+// first, no mutex (the guarantees are at the top of condvar.hpp).
 class condvar {
   public:
     condvar() = default;
@@ -45,8 +47,10 @@ class condvar {
     detail::shared_wait_list waiters_;
 };
 
+// What co_await cv.wait() awaits: links the thread at the end of cv's waiters.
 class condvar::awaiter : detail::wait_link {
   public:
+    // An awaiter that waits on cv.
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
     // cv_ is needed only until the thread is linked: the frame of an idle thread is all its
     // memory, so the awaiter keeps no more than the link and the frame. Where to resume it

@@ -43,19 +43,30 @@
 
 namespace cpc {
 
+// The outcome of a transfer: the bytes moved, and the error that stopped it, if any.
 struct io_result {
+    // Bytes moved, also when an error or an interruption cut the call short.
     std::size_t bytes = 0;
+    // Empty on success; std::errc::operation_canceled when interrupted.
     std::error_code error;
+    // True when there was no error.
     explicit operator bool() const noexcept { return !error; }
 };
 
+// The outcome of an accept: the new connection, or the error.
 struct accept_result {
+    // The accepted connection (non-blocking, close-on-exec), or -1.
     int fd = -1;
+    // Empty on success; std::errc::operation_canceled when interrupted.
     std::error_code error;
+    // True when a connection was accepted.
     explicit operator bool() const noexcept { return !error; }
 };
 
+// Reads up to len bytes of fd into buf; returns after the first successful call (0 bytes:
+// end of file).
 task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt = nullptr);
+// read with recv(2)'s flags.
 task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt = nullptr);
 // read for a descriptor that is probably idle, such as a kept-alive connection between two
 // requests: the caller expects to wait. The results, the interruption and the buffer's
@@ -65,7 +76,9 @@ task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* int
 // call of its own. Elsewhere the thread waits for readiness and then reads.
 task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
                                     condvar* interrupt = nullptr);
+// Writes all len bytes of buf to fd, unless an error or an interruption stops it.
 task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt = nullptr);
+// write with send(2)'s flags (MSG_NOSIGNAL is always added).
 task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
                      condvar* interrupt = nullptr);
 // The iovec array is not modified; partial writes continue from where the kernel stopped.

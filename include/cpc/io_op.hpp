@@ -49,8 +49,11 @@ struct io_op_base {
 
 }  // namespace detail
 
+// What co_await cpc::io_op(...) awaits: one io_uring operation; the result is the
+// completion's (>= 0, or -errno).
 class io_op_awaiter : detail::io_op_base {
   public:
+    // An operation on fd (-1 if none) whose SQE prepare(sqe, ctx) fills.
     io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, condvar* interrupt) noexcept
         : prepare_(prepare), ctx_(ctx), interrupt_(interrupt) {
         this->fd = fd;
@@ -96,10 +99,13 @@ class io_op_awaiter : detail::io_op_base {
         if (res_ >= 0 && scope_ && scope_->fired()) scope_->keep_outcome();
         return res_;
     }
+    // The wait was interrupted (by `interrupt` or a deadline); the result says whether the
+    // operation completed anyway.
     bool interrupted() const noexcept { return interrupted_; }
     // The loop the operation was submitted on (after co_await the thread may run on another
     // one, where its color is), and the flags of its completion.
     loop* submitted_on() const noexcept { return loop_; }
+    // The flags of the operation's completion (IORING_CQE_F_BUFFER and the buffer's id).
     unsigned completion_flags() const noexcept { return cqe_flags; }
 
   private:
@@ -137,6 +143,8 @@ class io_op_awaiter : detail::io_op_base {
     bool interrupted_ = false;
 };
 
+// co_await cpc::io_op(fd, prepare, ctx, interrupt): one io_uring operation (see the top of
+// this file).
 inline io_op_awaiter io_op(int fd, loop::prepare_fn prepare, void* ctx,
                            condvar* interrupt = nullptr) noexcept {
     return io_op_awaiter{fd, prepare, ctx, interrupt};

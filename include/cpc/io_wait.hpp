@@ -35,8 +35,10 @@ namespace detail {
 bool poll_kernel_thread(int fd, unsigned events) noexcept;
 }
 
+// What co_await cpc::io_wait(...) awaits.
 class io_wait_awaiter {
   public:
+    // An awaiter for events of fd, interrupted by interrupt (may be null).
     io_wait_awaiter(int fd, unsigned events, condvar* interrupt) noexcept
         : fd_(fd), events_(events), interrupt_(interrupt) {}
     io_wait_awaiter(const io_wait_awaiter&) = delete;
@@ -118,6 +120,8 @@ class io_wait_awaiter {
     bool ready_ = false;
 };
 
+// co_await cpc::io_wait(fd, events, interrupt): true when fd is ready, false when
+// interrupted (see the top of this file).
 inline io_wait_awaiter io_wait(int fd, unsigned events, condvar* interrupt = nullptr) noexcept {
     return io_wait_awaiter{fd, events, interrupt};
 }

@@ -52,9 +52,12 @@ enum class backend_kind : unsigned char {
     epoll,
 };
 
+// "automatic", "io_uring" or "epoll".
 const char* to_string(backend_kind k) noexcept;
 
+// How a loop is made.
 struct loop_options {
+    // The kernel interface to wait with.
     backend_kind backend = backend_kind::automatic;
 };
 
@@ -68,18 +71,22 @@ void unregister_loop(loop& l) noexcept;
 void forget_everywhere(int fd, const loop* here) noexcept;
 }  // namespace detail
 
+// What loop::run and runtime::run report when they return.
 struct run_result {
     // Threads still waiting on a condition variable when nothing else could run: blocked
     // forever, since nobody is left to signal them. Their frames stay allocated.
     std::size_t blocked_threads = 0;
 };
 
+// An event loop: runs its threads one at a time on the kernel thread that calls run()
+// (the guarantees are at the top of loop.hpp).
 class loop final : public scheduler {
   public:
     // Creating a loop sets SIGPIPE to SIG_IGN if it was SIG_DFL, so that writes to a closed
     // socket or pipe fail with EPIPE instead of killing the process.
     // Throws std::invalid_argument when CPC_BACKEND names no backend.
     loop() : loop(loop_options{}) {}
+    // A loop with the given options (and the default constructor's effects).
     explicit loop(loop_options options);
     ~loop() override;
 
@@ -109,6 +116,7 @@ class loop final : public scheduler {
     // from that kernel thread). Thread-safe. For primitives whose bookkeeping lives in one
     // loop (timers, fd waits) and that another loop must reach.
     using remote_call = void (*)(loop&, void* obj) noexcept;
+    // Queues fn(*this, obj) for this loop's next iteration (see remote_call).
     void call_soon(remote_call fn, void* obj);
 
     // Appends h to the run queue. Only from this loop's kernel thread.
@@ -125,6 +133,7 @@ class loop final : public scheduler {
     // Arms t to fire delay_ns from now (now() is refreshed first if no timer was pending,
     // since the clock is only read every iteration while timers are pending).
     void add_timer(detail::timer_node* t, std::int64_t delay_ns);
+    // Disarms t if it is pending; nothing otherwise.
     void cancel_timer(detail::timer_node* t) noexcept {
         if (t->pending()) timers_.cancel(t);
     }
@@ -134,6 +143,7 @@ class loop final : public scheduler {
     // when the kernel cannot poll fd (a regular file, a bad fd): it counts as ready, and the
     // next call on it tells what is wrong.
     bool watch_fd(int fd, io_events kind, detail::wait_link* l);
+    // Unlinks l, linked by watch_fd(fd, kind, l) and not woken yet.
     void unwatch_fd(int fd, io_events kind, detail::wait_link* l) noexcept;
     // Forgets what the loop knows of fd (call when it is closed: the kernel drops it from
     // the poll set, and the number will be reused). Its waiters are woken. cpc::close calls
@@ -145,8 +155,11 @@ class loop final : public scheduler {
     // to cancel it: the completion still comes, with -ECANCELED or the result if the
     // operation finished first. Ops in flight keep run() going, as fd waits do.
     bool completes_io() const noexcept { return backend_kind_ == backend_kind::io_uring; }
+    // Fills an operation's SQE from its context (see submit_op).
     using prepare_fn = void (*)(io_uring_sqe* sqe, void* ctx) noexcept;
+    // Queues op for the kernel (see completes_io).
     void submit_op(detail::io_op_base* op, prepare_fn prepare, void* ctx);
+    // Asks the kernel to cancel op (see completes_io).
     void cancel_op(detail::io_op_base* op) noexcept;
     // Queues close(fd) for the loop's next look at the kernel, its result unread (io_uring
     // only: false elsewhere, and the caller closes fd itself). cpc::close_batched uses it.
@@ -158,8 +171,11 @@ class loop final : public scheduler {
     // recycle_buffer, on this loop's kernel thread; from another one, give_back_buffer.
     // buffer_group() is -1 when the loop has no ring.
     int buffer_group() const noexcept;
+    // The size of each buffer of the ring (0 without a ring).
     std::size_t buffer_size() const noexcept;
+    // The data of buffer id of the ring, while the caller owns it.
     const std::byte* provided_buffer(unsigned id) const noexcept;
+    // Gives buffer id back to the ring. Only from this loop's kernel thread.
     void recycle_buffer(unsigned id) noexcept;
     // recycle_buffer from any kernel thread (at this loop's next iteration when not on it).
     void give_back_buffer(unsigned id);

@@ -38,6 +38,7 @@
 
 namespace cpc {
 
+// How a runtime is made: cpc::runtime rt{{.threads = 4}}.
 struct runtime_options {
     // Loops (kernel threads); 0: one per CPU of the process's affinity mask.
     unsigned threads = 0;
@@ -53,13 +54,19 @@ struct runtime_options {
     // steal_far_min_ready, and only after its new owner ran it steal_hysteresis times since
     // its last move. steal = false disables stealing.
     bool steal = true;
+    // Runnable threads a color needs to move to a near loop (see steal).
     unsigned steal_min_ready = 2;
+    // Runnable threads a color needs to move to a far loop (see steal).
     unsigned steal_far_min_ready = 4;
+    // Runs of a color on its owner between two of its moves (see steal).
     unsigned steal_hysteresis = 2;
 };
 
+// A loop per core, each on a kernel thread of its own (the guarantees are at the top of
+// runtime.hpp).
 class runtime {
   public:
+    // Creates the loops (and their kernel interfaces); they start running in run().
     explicit runtime(runtime_options options = {});
     ~runtime();
     runtime(const runtime&) = delete;
@@ -78,7 +85,9 @@ class runtime {
     // An uncolored thread on loop l. Thread-safe.
     void spawn_on(loop& l, task<void> t);
 
+    // The number of loops.
     std::size_t size() const noexcept { return loops_.size(); }
+    // Loop i, 0 <= i < size().
     loop& at(std::size_t i) noexcept { return *loops_[i]; }
     // The loops, in placement order: a server may run an accept loop on each.
     const std::vector<loop*>& loops() const noexcept { return loops_; }
@@ -86,11 +95,13 @@ class runtime {
     loop& next_loop() noexcept;
     // The CPU (an index into topology().cpus()) loop i runs on.
     std::size_t cpu_of(std::size_t i) const noexcept;
+    // The machine the loops were placed on.
     const cpc::topology& topology() const noexcept;
 
     // Colors moved by stealing in this runtime's runs so far, and the time the loops that
     // gave them spent handing them over (unlinking, queueing, waking the thief).
     std::size_t steals() const noexcept;
+    // The time spent handing colors over, in nanoseconds (see steals).
     std::uint64_t steal_handoff_ns() const noexcept;
 
   private:

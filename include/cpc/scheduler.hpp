@@ -26,10 +26,13 @@ void resume_blocked(wait_link* l) noexcept;
 
 }  // namespace detail
 
+// Where a thread runs: a loop, a color or a pool (see the top of scheduler.hpp).
 class scheduler {
   public:
+    // Which of the three a scheduler is.
     enum class kind { loop, pool, color };
 
+    // For the derived classes: a scheduler of kind k.
     explicit scheduler(kind k) noexcept
         : kind_(k), blocked_waker_{{&detail::resume_blocked}, this} {}
     virtual ~scheduler() = default;
@@ -39,6 +42,7 @@ class scheduler {
     // Makes the suspended frame h runnable here. Thread-safe: any kernel thread may call it.
     virtual void schedule(std::coroutine_handle<> h) = 0;
 
+    // Which kind of scheduler this is.
     kind type() const noexcept { return kind_; }
 
     // The waker of a condvar waiter that waited from this scheduler.

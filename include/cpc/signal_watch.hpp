@@ -20,6 +20,8 @@
 
 namespace cpc {
 
+// Signals received as data by a cooperative thread (the guarantees are at the top of
+// signal_watch.hpp).
 class signal_watch {
   public:
     // Throws std::system_error when the signalfd cannot be opened.

@@ -28,8 +28,10 @@ namespace detail {
 void sleep_kernel_thread(std::int64_t ns) noexcept;
 }
 
+// What co_await cpc::sleep(...) awaits: true when the whole duration elapsed.
 class sleep_awaiter {
   public:
+    // A sleep of ns nanoseconds, interrupted by interrupt (may be null).
     sleep_awaiter(std::int64_t ns, condvar* interrupt) noexcept : ns_(ns), interrupt_(interrupt) {}
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
@@ -97,6 +99,8 @@ class sleep_awaiter {
     bool completed_ = false;
 };
 
+// co_await cpc::sleep(d, interrupt): true when d elapsed, false when interrupted (see the
+// top of this file).
 template <class Rep, class Period>
 sleep_awaiter sleep(std::chrono::duration<Rep, Period> d, condvar* interrupt = nullptr) noexcept {
     return sleep_awaiter{std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),

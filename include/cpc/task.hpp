@@ -30,6 +30,7 @@
 
 namespace cpc {
 
+// A cps function's result: the lazy coroutine that computes a T (see the top of task.hpp).
 template <class T = void>
 class task;
 
@@ -109,14 +110,20 @@ cancel_scope* scope_of(std::coroutine_handle<P> h) noexcept {
 
 }  // namespace detail
 
+// A cps function's result: the lazy coroutine that computes a T (see the top of task.hpp).
 template <class T>
 class [[nodiscard]] task {
   public:
+    // The coroutine machinery's (std::coroutine_traits).
     using promise_type = detail::promise<T>;
+    // What co_await on the task yields.
     using value_type = T;
 
+    // An empty task (valid() is false), to be assigned.
     task() noexcept = default;
+    // Takes other's frame; other becomes empty.
     task(task&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+    // Frees this task's frame (never run), then takes other's.
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             if (frame_) frame_.destroy();
@@ -128,9 +135,13 @@ class [[nodiscard]] task {
         if (frame_) frame_.destroy();
     }
 
+    // Owns a frame: not empty, not moved from, not released.
     bool valid() const noexcept { return static_cast<bool>(frame_); }
 
+    // What co_await on a task awaits: runs the task in the awaiting thread (symmetric
+    // transfer), then yields its value or rethrows its exception.
     struct awaiter {
+        // The task's frame.
         std::coroutine_handle<promise_type> frame;
         bool await_ready() const noexcept { return false; }
         template <class P>
@@ -142,12 +153,14 @@ class [[nodiscard]] task {
         }
         T await_resume() { return frame.promise().result(); }
     };
-    // Precondition (checked in debug builds): valid(), and the task was never awaited.
+    // co_await t: runs the task to its end in the calling thread (at most once). Precondition
+    // (checked in debug builds): valid(), and the task was never awaited.
     awaiter operator co_await() & noexcept {
         CPC_CHECK(frame_,
                   "co_await on an empty task (default-constructed, moved from, or spawned)");
         return awaiter{frame_};
     }
+    // co_await f(...): the same for a task not kept in a variable.
     awaiter operator co_await() && noexcept {
         CPC_CHECK(frame_,
                   "co_await on an empty task (default-constructed, moved from, or spawned)");

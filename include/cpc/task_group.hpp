@@ -19,6 +19,7 @@
 
 namespace cpc {
 
+// Threads that somebody waits for (see the top of task_group.hpp).
 class task_group {
   public:
     task_group() = default;
@@ -29,6 +30,7 @@ class task_group {
         if (live_ != 0) std::terminate();
     }
 
+    // Starts t as a thread of the group, on the caller's loop, in its color if it has one.
     void spawn(task<void> t) {
         ++live_;
         scheduler* here = detail::tl_scheduler;
@@ -39,6 +41,8 @@ class task_group {
         }
     }
 
+    // Waits until every thread of the group has ended, then rethrows the first exception
+    // one of them let escape.
     task<void> join() {
         while (live_ != 0)
             co_await ended_.wait();

@@ -19,6 +19,7 @@
 
 namespace cpc {
 
+// A pool of kernel threads for threads that block (see the top of thread_pool.hpp).
 class thread_pool final : public scheduler {
   public:
     // Like a loop, a pool sets SIGPIPE to SIG_IGN if it was SIG_DFL (see loop::loop).
@@ -28,6 +29,7 @@ class thread_pool final : public scheduler {
 
     void schedule(std::coroutine_handle<> h) override;
 
+    // The most kernel threads the pool starts.
     unsigned max_threads() const noexcept { return max_threads_; }
 
   private:

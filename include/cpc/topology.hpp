@@ -9,13 +9,15 @@
 
 namespace cpc {
 
+// One CPU of the machine, as the runtime places loops on it.
 struct cpu_info {
     int os_index = 0;     // the number sched_setaffinity takes
     int core = 0;         // CPUs of one core (SMT siblings) share this id
     int cache_group = 0;  // CPUs sharing the last-level cache share this id
-    int package = 0;
+    int package = 0;      // CPUs of one socket share this id
 };
 
+// The CPUs the process may run on, and which of them share caches.
 class topology {
   public:
     // The CPUs in the calling kernel thread's affinity mask, ordered so that one CPU of
@@ -25,7 +27,9 @@ class topology {
     // A machine described by hand (tests).
     explicit topology(std::vector<cpu_info> cpus, const char* source = "given");
 
+    // The CPUs, in placement order (see detect).
     const std::vector<cpu_info>& cpus() const noexcept { return cpus_; }
+    // The number of CPUs.
     std::size_t size() const noexcept { return cpus_.size(); }
     // "hwloc", "sysfs" or "none": where the cache sharing came from.
     const char* source() const noexcept { return source_; }

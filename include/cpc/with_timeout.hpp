@@ -104,6 +104,7 @@ struct scoped_await : task<T>::awaiter {
 
 }  // namespace detail
 
+// Runs t in the calling thread with deadline d (see the top of this file).
 template <class Rep, class Period, class T>
 auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
     -> task<std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>> {

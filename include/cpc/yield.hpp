@@ -14,6 +14,7 @@ namespace detail {
 void yield_kernel_thread() noexcept;
 }
 
+// What co_await cpc::yield() awaits.
 struct yield_awaiter {
     bool await_ready() const noexcept {
         if (detail::tl_loop) return false;
@@ -24,6 +25,7 @@ struct yield_awaiter {
     void await_resume() const noexcept {}
 };
 
+// co_await cpc::yield(): every other runnable thread runs once first.
 inline yield_awaiter yield() noexcept {
     return {};
 }
