@@ -129,7 +129,7 @@ struct connect_options {
     // Binds the socket to this local address first (a client with several source addresses).
     // With port 0 the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), so that many
     // connections to different servers can share a port from the ephemeral range.
-    std::optional<endpoint> source;
+    std::optional<endpoint> source = std::nullopt;
     // SO_RCVBUF before the handshake, when > 0 (the window offered in the SYN follows it).
     int receive_buffer = 0;
 };
