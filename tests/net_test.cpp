@@ -159,7 +159,8 @@ TEST(UniqueFd, MoveTransfersOwnership) {
     EXPECT_EQ(c.get(), raw);
     EXPECT_FALSE(is_open(other));
     EXPECT_TRUE(is_open(raw));
-    c = std::move(c);  // self-move keeps the fd
+    cpc::unique_fd& same = c;  // through a reference: a direct self-move is a warning
+    c = std::move(same);       // self-move keeps the fd
     EXPECT_EQ(c.get(), raw);
     EXPECT_TRUE(is_open(raw));
 }
