@@ -236,6 +236,27 @@ TEST(Net, ListenOnAPortInUseSaysBind) {
     EXPECT_TRUE(b) << b.failed_call << ": " << b.error.message();
 }
 
+TEST(Net, Ipv6OnlyLeavesThePortToIpv4) {
+    // [::]:P without IPV6_V6ONLY takes IPv4 too, so 0.0.0.0:P is refused; with it, both bind.
+    cpc::listen_result dual = cpc::listen_on(*cpc::endpoint::parse("[::]:0"));
+    if (!dual && dual.error == std::errc::address_family_not_supported) {
+        GTEST_SKIP() << "no IPv6 here";
+    }
+    ASSERT_TRUE(dual) << dual.failed_call << ": " << dual.error.message();
+    const std::uint16_t port = cpc::local_endpoint(dual.fd.get())->port();
+    cpc::endpoint v4 = *cpc::endpoint::parse("0.0.0.0:0");
+    v4.set_port(port);
+    EXPECT_EQ(cpc::listen_on(v4).error, std::errc::address_in_use);
+    dual.fd.reset();
+
+    cpc::listen_result v6 =
+        cpc::listen_on(*cpc::endpoint::parse("[::]:0"), 16, {.ipv6_only = true});
+    ASSERT_TRUE(v6) << v6.failed_call << ": " << v6.error.message();
+    v4.set_port(cpc::local_endpoint(v6.fd.get())->port());
+    const cpc::listen_result both = cpc::listen_on(v4);
+    EXPECT_TRUE(both) << both.failed_call << ": " << both.error.message();
+}
+
 TEST(Net, ListenOnAnEndpointWithoutFamilyFails) {
     const cpc::listen_result l = cpc::listen_on(cpc::endpoint{});
     EXPECT_FALSE(l);

@@ -109,12 +109,18 @@ struct listen_options {
     // O_NONBLOCK, what cpc::accept wants (it waits for readiness on EAGAIN instead of
     // blocking the loop). Off for a server whose accept blocks its kernel thread on purpose.
     bool nonblocking = true;
+    // IPV6_V6ONLY on an IPv6 socket: it takes IPv6 connections alone, so that an IPv4 socket
+    // may listen on the same port (a server listening on both, as hekate does). Off: an IPv6
+    // wildcard socket ([::]) also takes IPv4 connections, as mapped addresses (the kernel's
+    // default, net.ipv6.bindv6only=0). Ignored on an IPv4 socket.
+    bool ipv6_only = false;
 };
 
 struct listen_result {
     unique_fd fd;
     std::error_code error;
-    // The call that failed ("socket", "SO_REUSEPORT", "bind", "listen"); empty on success.
+    // The call that failed ("socket", "SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY", "bind",
+    // "listen"); empty on success.
     const char* failed_call = "";
     explicit operator bool() const noexcept { return !error; }
 };

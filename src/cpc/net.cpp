@@ -204,6 +204,9 @@ listen_result listen_on(const endpoint& at, int backlog, listen_options options)
     } else if (options.reuse_port &&
                ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
         r.failed_call = "SO_REUSEPORT";
+    } else if (options.ipv6_only && at.family() == AF_INET6 &&
+               ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+        r.failed_call = "IPV6_V6ONLY";
     } else if (::bind(fd.get(), at.address(), at.length()) != 0) {
         r.failed_call = "bind";
     } else if (::listen(fd.get(), backlog) != 0) {
