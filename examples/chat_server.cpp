@@ -93,10 +93,10 @@ struct client {
     }
     client(const client&) = delete;
     client& operator=(const client&) = delete;
-    ~client() { cpc::close(fd); }  // cpc::close: the loop forgets fd before its reuse
 
     server& srv;
-    const int fd;
+    // Closed with cpc::close when the client goes: the loop forgets fd before its reuse.
+    const cpc::unique_fd fd;
     const std::uint64_t id;
     std::string nick;
     state st = state::open;
@@ -358,8 +358,8 @@ cpc::task<void> reader(client& c) {
     while (c.st == state::open) {
         // Wait for input, at most the idle timeout. stop_reading cuts the wait short when
         // the client is being closed (by the server, or by another thread's decision).
-        const std::optional<bool> ready =
-            co_await cpc::with_timeout(s.opt.idle_timeout, wait_for_input(c.fd, &c.stop_reading));
+        const std::optional<bool> ready = co_await cpc::with_timeout(
+            s.opt.idle_timeout, wait_for_input(c.fd.get(), &c.stop_reading));
         if (!ready) {
             const auto secs =
                 std::chrono::duration_cast<std::chrono::duration<double>>(s.opt.idle_timeout);
@@ -372,7 +372,8 @@ cpc::task<void> reader(client& c) {
 
         // Input is there: only now take a buffer. The read does not wait.
         const auto buf = std::make_unique<char[]>(kReadChunk);
-        const cpc::io_result r = co_await cpc::read(c.fd, buf.get(), kReadChunk, &c.stop_reading);
+        const cpc::io_result r =
+            co_await cpc::read(c.fd.get(), buf.get(), kReadChunk, &c.stop_reading);
         if (r.error == std::errc::operation_canceled) break;
         if (!r || r.bytes == 0) {
             hang_up(c, r ? "disconnected" : r.error.message());
@@ -420,7 +421,7 @@ cpc::task<void> writer(client& c, cpc::loop* send_loop) {
         // stop_writing cuts a send short on hang-up; the timeout drops a client that has not
         // taken a single byte for a long time.
         const std::optional<cpc::io_result> r = co_await cpc::with_timeout(
-            kSendTimeout, cpc::send(c.fd, batch.data(), batch.size(), 0, &c.stop_writing));
+            kSendTimeout, cpc::send(c.fd.get(), batch.data(), batch.size(), 0, &c.stop_writing));
         if (send_loop) co_await cpc::recolor(*c.srv.room);
         if (!r) {
             hang_up(c, "not reading");
@@ -435,8 +436,8 @@ cpc::task<void> writer(client& c, cpc::loop* send_loop) {
         // A graceful close: our side is done (FIN after the last line), then drain what the
         // client still sends until it closes too. Closing with unread input would send a
         // reset, which can destroy the goodbye before the client has read it.
-        ::shutdown(c.fd, SHUT_WR);
-        co_await cpc::with_timeout(kLingerTime, drain(c.fd, &c.stop_writing));
+        ::shutdown(c.fd.get(), SHUT_WR);
+        co_await cpc::with_timeout(kLingerTime, drain(c.fd.get(), &c.stop_writing));
     }
     thread_ended(c);
 }

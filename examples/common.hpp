@@ -5,8 +5,6 @@
 // Everything here is loopback only (127.0.0.1): the examples never touch the network.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,48 +24,28 @@ namespace example {
 using namespace std::chrono_literals;
 
 // A listening TCP socket on 127.0.0.1:port (port 0: the kernel picks a free one, which is
-// stored in *bound). It is non-blocking, so that cpc::accept never blocks the loop: when no
-// connection is pending, accept answers EAGAIN and cpc waits for readiness instead.
+// stored in *bound). It is non-blocking (cpc::listen_on's default), so that cpc::accept never
+// blocks the loop: when no connection is pending, accept answers EAGAIN and cpc waits for
+// readiness instead. The caller owns the fd and closes it with cpc::close. Throws
+// std::system_error if the socket cannot be had (the port is taken).
 inline int listen_loopback(std::uint16_t port, std::uint16_t* bound = nullptr) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, SOMAXCONN) != 0) {
-        const int err = errno;
-        ::close(fd);
-        throw std::system_error(err, std::generic_category(), "bind/listen on 127.0.0.1");
+    cpc::listen_result l = cpc::listen_on(cpc::endpoint::loopback_v4(port));
+    if (!l) {
+        throw std::system_error(
+            l.error, std::string(l.failed_call) + " on 127.0.0.1:" + std::to_string(port));
     }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    if (bound) *bound = ntohs(addr.sin_port);
-    return fd;
+    if (bound) *bound = cpc::local_endpoint(l.fd.get())->port();
+    return l.fd.release();
 }
 
-// Connects to 127.0.0.1:port from a cooperative thread: the socket is non-blocking and
-// cpc::connect waits for the handshake while the other threads (the server, in the
-// self-tests) run. Returns the fd, or -1. rcvbuf > 0 shrinks the receive buffer first (a
-// client that will not read fills up sooner).
-inline cpc::task<int> connect_loopback(std::uint16_t port, int rcvbuf = 0) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) co_return -1;
-    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const std::error_code ec =
-        co_await cpc::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    if (ec) {
-        cpc::close(fd);
-        co_return -1;
-    }
-    co_return fd;
+// Connects to 127.0.0.1:port from a cooperative thread: cpc::connect_to waits for the
+// handshake while the other threads (the server, in the self-tests) run. Returns the fd, or
+// an empty one. rcvbuf > 0 shrinks the receive buffer first (a client that will not read
+// fills up sooner).
+inline cpc::task<cpc::unique_fd> connect_loopback(std::uint16_t port, int rcvbuf = 0) {
+    cpc::connect_result c = co_await cpc::connect_to(cpc::endpoint::loopback_v4(port), nullptr,
+                                                     {.receive_buffer = rcvbuf});
+    co_return std::move(c.fd);
 }
 
 // A test client that speaks in lines. Every wait is bounded: a self-test must fail, never
@@ -76,26 +54,20 @@ class line_client {
   public:
     line_client() = default;
     explicit line_client(int fd) : fd_(fd) {}
-    line_client(const line_client&) = delete;
-    line_client& operator=(const line_client&) = delete;
-    ~line_client() { close(); }
 
-    int fd() const noexcept { return fd_; }
-    bool connected() const noexcept { return fd_ >= 0; }
+    int fd() const noexcept { return fd_.get(); }
+    bool connected() const noexcept { return static_cast<bool>(fd_); }
 
     cpc::task<bool> connect(std::uint16_t port, int rcvbuf = 0) {
         fd_ = co_await connect_loopback(port, rcvbuf);
-        co_return fd_ >= 0;
+        co_return connected();
     }
 
-    void close() noexcept {
-        if (fd_ >= 0) cpc::close(fd_);
-        fd_ = -1;
-    }
+    void close() noexcept { fd_.reset(); }
 
     // Sends raw bytes (MSG_NOSIGNAL: a peer that hung up is an error, not SIGPIPE).
     cpc::task<bool> send(std::string bytes) {
-        cpc::io_result r = co_await cpc::send(fd_, bytes.data(), bytes.size(), 0);
+        cpc::io_result r = co_await cpc::send(fd_.get(), bytes.data(), bytes.size(), 0);
         co_return static_cast<bool>(r);
     }
     cpc::task<bool> say(std::string line) { co_return co_await send(std::move(line) + "\n"); }
@@ -110,7 +82,7 @@ class line_client {
             }
             char chunk[4096];
             std::optional<cpc::io_result> r =
-                co_await cpc::with_timeout(limit, cpc::read(fd_, chunk, sizeof chunk));
+                co_await cpc::with_timeout(limit, cpc::read(fd_.get(), chunk, sizeof chunk));
             if (!r || !*r || r->bytes == 0) co_return std::nullopt;
             buf_.append(chunk, r->bytes);
         }
@@ -132,21 +104,21 @@ class line_client {
     // True when the server closes the connection within `limit` (lines before that are
     // skipped; a reset counts as closed).
     cpc::task<bool> expect_closed(std::chrono::milliseconds limit = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + limit;
+        const auto deadline = cpc::monotonic_clock::now() + limit;
         for (;;) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
+                deadline - cpc::monotonic_clock::now());
             if (left <= 0ms) co_return false;
             char chunk[4096];
             std::optional<cpc::io_result> r =
-                co_await cpc::with_timeout(left, cpc::read(fd_, chunk, sizeof chunk));
+                co_await cpc::with_timeout(left, cpc::read(fd_.get(), chunk, sizeof chunk));
             if (!r) co_return false;  // still open at the deadline
             if (!*r || r->bytes == 0) co_return true;
         }
     }
 
   private:
-    int fd_ = -1;
+    cpc::unique_fd fd_;  // closed with cpc::close when the client goes
     std::string buf_;
 };
 

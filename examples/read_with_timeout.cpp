@@ -33,7 +33,7 @@
 namespace {
 
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
+using clock_type = cpc::monotonic_clock;  // the loop's clock (cpc/clock.hpp)
 
 // ---- the CPC way: a timeout thread -------------------------------------------------
 

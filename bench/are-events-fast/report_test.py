@@ -3,12 +3,9 @@
 verdicts on synthetic rows, PASS and MISS both."""
 import argparse
 import datetime
-import sys
 import unittest
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import report  # noqa: E402
+import report  # the script's directory is on the path
 
 
 def row(server, load, mean, failed=0):

@@ -11,9 +11,9 @@ import sys
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
-import machine  # noqa: E402
-import smoke  # noqa: E402  (the command line of every harness's smoke test)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for bench/common
+from common import machine  # noqa: E402
+from common import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = smoke.Args()

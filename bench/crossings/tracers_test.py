@@ -1,12 +1,9 @@
 #!/usr/bin/env python3
 """Unit test of tracers.py (ctest crossings_tracers): the counts read from perf's and strace's
 own output, as those tools print it."""
-import sys
 import unittest
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tracers  # noqa: E402
+import tracers  # the script's directory is on the path
 
 PERF = """# started on Mon Dec  7 08:29:55 2026
 

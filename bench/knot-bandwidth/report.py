@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import machine  # bench/are-events-fast/machine.py: the CPUs the harness pins to
+from common import machine  # bench/common/machine.py (the harness set the path): the CPUs it pins to
 
 # httpd holds its peak bandwidth within this fraction out to the last client count.
 PEAK_TOLERANCE = 0.10

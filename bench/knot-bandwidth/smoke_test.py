@@ -7,15 +7,14 @@ that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import csv
 import shutil
 import sys
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
-import machine  # noqa: E402
-import smoke  # noqa: E402  (the command line of every harness's smoke test)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for bench/common
+from common import machine  # noqa: E402
+from common import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = smoke.Args()
@@ -23,11 +22,6 @@ ARGS = smoke.Args()
 
 def run_smoke(build_dir, results, *extra):
     return smoke.run_harness(RUN, build_dir, results, *extra)
-
-
-def read_rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 class SmokeTest(unittest.TestCase):
@@ -38,7 +32,7 @@ class SmokeTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual(machine.processes_naming(ARGS.build_dir / "apps" / "httpd" / "httpd"),
                          [])
-        rows = read_rows(results / "knot-bandwidth-smoke.csv")
+        rows = smoke.read_rows(results / "knot-bandwidth-smoke.csv")
         epoll = [r for r in rows if r["backend_requested"] == "epoll"]
         self.assertEqual(sorted((r["server"], r["clients"]) for r in epoll),
                          [("httpd-accept-epoll", "1"), ("httpd-accept-epoll", "64"),
@@ -55,7 +49,7 @@ class SmokeTest(unittest.TestCase):
         for r in rows:
             if r["backend_requested"] == "io_uring":
                 self.assertIn(r["status"], ("ok", "unavailable"), r)
-        rounds = read_rows(results / "knot-bandwidth-smoke-rounds.csv")
+        rounds = smoke.read_rows(results / "knot-bandwidth-smoke-rounds.csv")
         self.assertEqual(len([r for r in rounds if r["server"].endswith("-epoll")]), 4)
         report = (results / "knot-bandwidth-smoke.md").read_text()
         for name in ("httpd-active-epoll", "httpd-accept-epoll"):
@@ -84,7 +78,7 @@ class SmokeTest(unittest.TestCase):
         p = run_smoke(fake, results, "--servers", "httpd-active", "--backends", "epoll")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("exited with status 3", p.stdout)
-        rows = read_rows(results / "knot-bandwidth-smoke.csv")
+        rows = smoke.read_rows(results / "knot-bandwidth-smoke.csv")
         self.assertEqual({r["status"] for r in rows}, {"failed"})
         report = (results / "knot-bandwidth-smoke.md").read_text()
         self.assertIn("- **MISS**: httpd-active-epoll holds its peak", report)

@@ -1,7 +1,5 @@
 #include "http.hpp"
 
-#include <arpa/inet.h>
-
 #include <cctype>
 #include <charconv>
 #include <cpc/version.hpp>
@@ -59,10 +57,10 @@ std::optional<url> parse_url(std::string_view s) {
         u.port = static_cast<std::uint16_t>(value);
     }
     u.host = std::string(host);
-    const std::string numeric = host == "localhost" ? "127.0.0.1" : u.host;
-    in_addr addr{};
-    if (::inet_pton(AF_INET, numeric.c_str(), &addr) != 1) return std::nullopt;
-    u.ipv4 = addr.s_addr;
+    const std::string_view numeric = host == "localhost" ? "127.0.0.1" : host;
+    const std::optional<cpc::endpoint> address = cpc::endpoint::from_host(numeric, u.port);
+    if (!address || address->family() != AF_INET) return std::nullopt;
+    u.address = *address;
     return u;
 }
 

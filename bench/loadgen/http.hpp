@@ -9,12 +9,14 @@
 #include <string>
 #include <string_view>
 
+#include <cpc/net.hpp>
+
 namespace loadgen {
 
 struct url {
-    std::string host;        // as written
-    std::uint32_t ipv4 = 0;  // network byte order
+    std::string host;  // as written
     std::uint16_t port = 80;
+    cpc::endpoint address;  // host's IPv4 address ("localhost": 127.0.0.1) and port
     std::string path = "/";
 };
 

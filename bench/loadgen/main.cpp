@@ -24,10 +24,7 @@
 // clients_served (the clients that had a request answered: all of them, unless the server
 // starves some); with --warmup also failed_outside_window. Without them the output is as it
 // always was.
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <array>
@@ -47,12 +44,6 @@
 namespace {
 
 using loadgen::sample;
-
-std::int64_t now_ns() {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 struct config {
     loadgen::url target;
@@ -79,7 +70,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(failure::count)> kFai
 
 struct run_state {
     config cfg;
-    sockaddr_in addr{};
+    cpc::endpoint server;  // the target URL's address and port
     std::string request;
     std::int64_t t0_ns = 0;
     std::int64_t deadline_ns = 0;  // 0: none
@@ -95,7 +86,7 @@ struct run_state {
 
     bool may_start() const {
         if (cfg.requests && started >= *cfg.requests) return false;
-        return deadline_ns == 0 || now_ns() < deadline_ns;
+        return deadline_ns == 0 || cpc::monotonic_ns() < deadline_ns;
     }
 };
 
@@ -113,28 +104,25 @@ bool body_matches(const run_state& st, std::size_t offset, const char* data, std
     return offset + n <= want.size() && want.compare(offset, n, data, n) == 0;
 }
 
-// One request on fd (connected first if fd < 0), for URL `which` of the mix if there is one.
-// Always leaves fd for the caller to close.
-cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf, std::size_t which) {
+// One request on fd (connected first if it is empty), for URL `which` of the mix if there is one.
+// Leaves fd open for the caller to reuse or reset.
+cpc::task<outcome> exchange(run_state& st, cpc::unique_fd& fd, std::vector<char>& buf,
+                            std::size_t which) {
     const std::string& request = st.mix ? st.requests[which] : st.request;
     const std::optional<std::size_t> expect_bytes =
         st.mix ? (*st.mix)[which].bytes : st.cfg.expect_bytes;
     outcome out;
-    const bool reused = fd >= 0;
+    const bool reused = static_cast<bool>(fd);
     if (!reused) {
-        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            out.fail = failure::connect;
+        cpc::connect_result c = co_await cpc::connect_to(st.server);
+        if (!c) {
+            out.fail =
+                c.error == std::errc::operation_canceled ? failure::timeout : failure::connect;
             co_return out;
         }
-        const std::error_code ec =
-            co_await cpc::connect(fd, reinterpret_cast<const sockaddr*>(&st.addr), sizeof st.addr);
-        if (ec) {
-            out.fail = ec == std::errc::operation_canceled ? failure::timeout : failure::connect;
-            co_return out;
-        }
+        fd = std::move(c.fd);
     }
-    const cpc::io_result w = co_await cpc::write(fd, request.data(), request.size());
+    const cpc::io_result w = co_await cpc::write(fd.get(), request.data(), request.size());
     if (!w) {
         out.fail = w.error == std::errc::operation_canceled ? failure::timeout : failure::io;
         out.stale = reused;
@@ -148,7 +136,7 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf, std:
     bool have_head = false, body_ok = true;
     for (;;) {
         if (have_head && h.content_length && body >= *h.content_length) break;
-        const cpc::io_result r = co_await cpc::read(fd, buf.data(), buf.size());
+        const cpc::io_result r = co_await cpc::read(fd.get(), buf.data(), buf.size());
         if (!r) {
             out.fail = r.error == std::errc::operation_canceled ? failure::timeout : failure::io;
             out.stale = reused && head.empty();
@@ -200,23 +188,22 @@ cpc::task<outcome> exchange(run_state& st, int& fd, std::vector<char>& buf, std:
 // A client thread: one request at a time, until the run is over.
 cpc::task<void> client(run_state& st) {
     std::vector<char> buf(16384);
-    int fd = -1;
+    cpc::unique_fd fd;  // kept between requests with --keep-alive
     bool served = false;
     const auto timeout = std::chrono::duration<double>(st.cfg.timeout_s);
     while (st.may_start()) {
         ++st.started;
         const std::size_t which = st.mix ? st.mix->next() : 0;
-        const std::int64_t start = now_ns();
+        const std::int64_t start = cpc::monotonic_ns();
         std::optional<outcome> r =
             co_await cpc::with_timeout(timeout, exchange(st, fd, buf, which));
         if (r && r->stale) {  // the server closed an idle kept-alive connection: once more
-            cpc::close(fd);
-            fd = -1;
+            fd.reset();
             std::optional<outcome> again =
                 co_await cpc::with_timeout(timeout, exchange(st, fd, buf, which));
             r = again;
         }
-        const std::int64_t end = now_ns();
+        const std::int64_t end = cpc::monotonic_ns();
         const failure f = r ? r->fail : failure::timeout;
         if (!st.counting) {
             st.failed_outside_window += f != failure::none;
@@ -229,12 +216,8 @@ cpc::task<void> client(run_state& st) {
                 ++st.clients_served;
             }
         }
-        if (fd >= 0 && !(r && r->fail == failure::none && r->reusable)) {
-            cpc::close(fd);
-            fd = -1;
-        }
+        if (!(r && r->fail == failure::none && r->reusable)) fd.reset();
     }
-    if (fd >= 0) cpc::close(fd);
 }
 
 // Up to the hard limit (20,000 here): every client needs a descriptor.
@@ -259,7 +242,7 @@ struct mark {
 
 mark mark_now(const run_state& st) {
     mark m;
-    m.ns = now_ns();
+    m.ns = cpc::monotonic_ns();
     m.bytes = st.bytes_read;
     ::getrusage(RUSAGE_SELF, &m.ru);
     return m;
@@ -371,9 +354,7 @@ int main(int argc, char** argv) {
         }
         st.mix.emplace(std::move(*urls), cfg.seed);
     }
-    st.addr.sin_family = AF_INET;
-    st.addr.sin_port = htons(cfg.target.port);
-    st.addr.sin_addr.s_addr = cfg.target.ipv4;
+    st.server = cfg.target.address;
     st.request = loadgen::make_request(cfg.target, cfg.keep_alive);
     if (cfg.requests) st.samples.reserve(*cfg.requests);
 

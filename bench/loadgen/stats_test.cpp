@@ -1,8 +1,6 @@
 // loadgen's statistics and HTTP parsing on synthetic input.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <random>
 
@@ -112,11 +110,11 @@ TEST(Url, SimpleForms) {
     ASSERT_TRUE(u);
     EXPECT_EQ(u->port, 8080);
     EXPECT_EQ(u->path, "/index.html");
-    EXPECT_EQ(u->ipv4, htonl(INADDR_LOOPBACK));
+    EXPECT_EQ(u->address, cpc::endpoint::loopback_v4(8080));
     u = loadgen::parse_url("http://localhost:81");
     ASSERT_TRUE(u);
     EXPECT_EQ(u->path, "/");
-    EXPECT_EQ(u->ipv4, htonl(INADDR_LOOPBACK));
+    EXPECT_EQ(u->address, cpc::endpoint::loopback_v4(81));
     u = loadgen::parse_url("http://127.0.0.1/");
     ASSERT_TRUE(u);
     EXPECT_EQ(u->port, 80);

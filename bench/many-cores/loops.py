@@ -29,7 +29,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import machine  # bench/are-events-fast/machine.py, on the path of the harness
+from common import machine  # bench/common/machine.py (the harness set the path)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -63,7 +63,7 @@ def cpu_seconds(cgroup, pid):
     used = cgroup.usage_seconds()
     if used is not None:
         return used
-    return swarm.cpu_seconds(pid)
+    return machine.cpu_seconds(pid)
 
 
 class Server:

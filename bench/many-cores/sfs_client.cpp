@@ -14,7 +14,6 @@
 // line: the answers and bytes of the measured T seconds, the errors of the whole run, the
 // client's own CPU time over the T seconds, and the check of the servers' per-file counters
 // (README.md). Exit status 0 if there was no error.
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -58,7 +57,7 @@ enum error_kind { connect_failed, io_failed, bad_answer, error_kinds };
 
 struct run_state {
     config cfg;
-    sockaddr_in addr{};
+    cpc::endpoint server;
     std::vector<expected> table;  // file f's requests are table[f * blocks ... + blocks - 1]
     bool stopping = false;
     counters total;
@@ -89,13 +88,12 @@ const expected& pick(const run_state& st, std::uint64_t& rng) {
 }
 
 cpc::task<void> connection(run_state& st, std::size_t index) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 ||
-        co_await cpc::connect(fd, reinterpret_cast<const sockaddr*>(&st.addr), sizeof st.addr)) {
+    const cpc::connect_result c = co_await cpc::connect_to(st.server);
+    if (!c) {
         ++st.errors[connect_failed];
-        if (fd >= 0) cpc::close(fd);
         co_return;
     }
+    const int fd = c.fd.get();
     sfs::no_delay(fd);
     std::uint64_t rng = index + 1;
     unsigned char out[sfs::kRequestSize];
@@ -118,7 +116,6 @@ cpc::task<void> connection(run_state& st, std::size_t index) {
         ++st.answers_per_file[a.file];
         if (a.served > st.max_served[a.file]) st.max_served[a.file] = a.served;
     }
-    cpc::close(fd);
 }
 
 double cpu_seconds() {
@@ -180,12 +177,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
-    st.addr.sin_family = AF_INET;
-    st.addr.sin_port = htons(cfg.port);
-    if (::inet_pton(AF_INET, cfg.address.c_str(), &st.addr.sin_addr) != 1) {
+    const std::optional<cpc::endpoint> server = cpc::endpoint::from_host(cfg.address, cfg.port);
+    if (!server || server->family() != AF_INET) {
         std::fprintf(stderr, "sfs_client: not an IPv4 address: %s\n", cfg.address.c_str());
         return 2;
     }
+    st.server = *server;
     {
         const sfs::files files;
         for (std::uint32_t f = 0; f < sfs::kFiles; ++f)

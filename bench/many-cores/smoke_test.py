@@ -8,15 +8,14 @@ say that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import csv
 import shutil
 import sys
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
-import machine  # noqa: E402
-import smoke  # noqa: E402  (the command line of every harness's smoke test)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for bench/common
+from common import machine  # noqa: E402
+from common import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = smoke.Args()
@@ -40,8 +39,7 @@ def fake_build(name, server_script):
 
 
 def read_rows(results):
-    with open(results / "many-cores-smoke.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return smoke.read_rows(results / "many-cores-smoke.csv")
 
 
 class SmokeTest(unittest.TestCase):

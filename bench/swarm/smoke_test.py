@@ -5,16 +5,14 @@ fails to start makes the harness fail and say that its report is not a result.
 
     smoke_test.py --build-dir BUILD --work DIR
 """
-import csv
 import shutil
-import subprocess
 import sys
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "are-events-fast"))
-import machine  # noqa: E402
-import smoke  # noqa: E402  (the command line of every harness's smoke test)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/, for bench/common
+from common import machine  # noqa: E402
+from common import smoke  # noqa: E402  (the command line of every harness's smoke test)
 
 RUN = Path(__file__).resolve().parent / "run"
 ARGS = smoke.Args()
@@ -22,16 +20,11 @@ ARGS = smoke.Args()
 
 def run_smoke(build_dir, results):
     """The harness on the data of the build tree (made by the first run, 64 MiB)."""
-    shutil.rmtree(results, ignore_errors=True)
-    return subprocess.run([sys.executable, str(RUN), "--smoke", "--build-dir", str(build_dir),
-                           "--results-dir", str(results), "--data-dir",
-                           str(ARGS.work / "data")], capture_output=True, text=True,
-                          timeout=100)
+    return smoke.run_harness(RUN, build_dir, results, "--data-dir", str(ARGS.work / "data"))
 
 
 def read_rows(results):
-    with open(results / "swarm-smoke.csv", newline="") as f:
-        return list(csv.DictReader(f))
+    return smoke.read_rows(results / "swarm-smoke.csv")
 
 
 class SmokeTest(unittest.TestCase):

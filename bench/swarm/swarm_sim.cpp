@@ -24,7 +24,6 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -58,12 +57,6 @@ constexpr std::size_t max_active_pieces = 4;  // pieces a peer has requested blo
 // Unchoked with requests outstanding and no block for this long: the requests are lost.
 constexpr std::int64_t stall_ns = 10'000'000'000;
 
-std::int64_t now_ns() {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 struct config {
     std::string torrent;
     std::string seeder = "127.0.0.1:6881";
@@ -84,7 +77,7 @@ struct config {
 struct swarm {
     config cfg;
     hekate::metainfo meta;
-    sockaddr_in seeder{};
+    cpc::endpoint seeder;
     std::uint32_t first_source = 0;  // host order
     std::uint32_t source_count = 1;
     std::mt19937_64 rng;
@@ -129,14 +122,6 @@ std::string errno_name(int e) {
     return n ? n : "E" + std::to_string(e);
 }
 
-// An fd closed (through the loop) when the connection's thread unwinds.
-struct socket_guard {
-    int fd = -1;
-    ~socket_guard() {
-        if (fd >= 0) cpc::close(fd);
-    }
-};
-
 struct piece_progress {
     std::uint32_t index = 0;
     std::uint32_t size = 0;
@@ -163,13 +148,13 @@ class connection {
         if (fast_) wire::append_simple(out_, wire::message_id::have_none);
         wire::append_simple(out_, wire::message_id::interested);
         const auto keep_alive_ns = static_cast<std::int64_t>(s_.cfg.keep_alive * 1e9);
-        last_sent_ = now_ns();
+        last_sent_ = cpc::monotonic_ns();
         for (;;) {
             if (!s_.measuring) co_return "";  // the run is over: hang up
             // Past the end, this peer's deadline (peer_until) may have fired: every wait then
             // returns at once, and looping on them would never let the clock thread run and
             // end the measurement. Yield (not interruptible) so that it does.
-            if (now_ns() >= s_.end_ns) {
+            if (cpc::monotonic_ns() >= s_.end_ns) {
                 co_await cpc::yield();
                 continue;
             }
@@ -178,12 +163,12 @@ class connection {
                 const cpc::io_result w = co_await cpc::write(fd_, out_.data(), out_.size());
                 if (!w) co_return io_error(w.error);
                 out_.clear();
-                last_sent_ = now_ns();
+                last_sent_ = cpc::monotonic_ns();
             }
             auto r = co_await cpc::with_timeout(
                 5s, cpc::recv(fd_, s_.scratch.data(), s_.scratch.size(), 0));
             if (!r) {  // nothing received for 5 s
-                const std::int64_t now = now_ns();
+                const std::int64_t now = cpc::monotonic_ns();
                 if (!choked_ && !outstanding_.empty() && now - last_progress_ > stall_ns) {
                     // Unchoked, requests pending, no block: a stall. Ask again.
                     s_.error("stall");
@@ -286,7 +271,7 @@ class connection {
                         ever_unchoked_ = true;
                         ++s_.ever_unchoked;
                     }
-                    last_progress_ = now_ns();
+                    last_progress_ = cpc::monotonic_ns();
                 }
                 return "";
             case message_id::have: {
@@ -325,7 +310,7 @@ class connection {
         r.length = static_cast<std::uint32_t>(payload.size() - 8);
         const std::string_view data = payload.substr(8);
         auto it = std::find(outstanding_.begin(), outstanding_.end(), r);
-        last_progress_ = now_ns();
+        last_progress_ = cpc::monotonic_ns();
         if (it != outstanding_.end()) {
             outstanding_.erase(it);
         } else {
@@ -392,32 +377,33 @@ std::string our_handshake(const swarm& s, std::mt19937_64& rng) {
 // One connection: connect, handshake, download until it fails or the run ends. Returns the
 // error kind ("" at the end of the run).
 cpc::task<std::string> session(swarm& s, std::size_t i, bool& ever_connected, bool& ever_unchoked) {
-    socket_guard sock;
-    sock.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (sock.fd < 0) co_return "socket:" + errno_name(errno);
-    const int one = 1;
-    ::setsockopt(sock.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     sockaddr_in src{};
     src.sin_family = AF_INET;
     src.sin_addr.s_addr = htonl(s.first_source + static_cast<std::uint32_t>(i % s.source_count));
-    if (::bind(sock.fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0)
-        co_return "bind:" + errno_name(errno);
     ++s.connect_attempts;
     ++s.connecting;
+    // Port 0: chosen at connect time (IP_BIND_ADDRESS_NO_PORT), so that the sources' ports
+    // are not used up by binds.
     auto c = co_await cpc::with_timeout(
         std::chrono::duration<double>(s.cfg.connect_timeout),
-        cpc::connect(sock.fd, reinterpret_cast<const sockaddr*>(&s.seeder), sizeof s.seeder));
+        cpc::connect_to(s.seeder, nullptr,
+                        {.source = cpc::endpoint::from_sockaddr(
+                             reinterpret_cast<const sockaddr*>(&src), sizeof src)}));
     --s.connecting;
     if (!c) co_return "connect_timeout";
-    if (*c) {
-        if (*c == std::errc::operation_canceled) co_return "";
-        if (*c == std::errc::connection_refused) co_return "connect_refused";
-        co_return "connect:" + errno_name(c->value());
+    if (!*c) {
+        const std::string call = c->failed_call;
+        if (call != "connect") co_return call + ":" + errno_name(c->error.value());
+        if (c->error == std::errc::operation_canceled) co_return "";
+        if (c->error == std::errc::connection_refused) co_return "connect_refused";
+        co_return "connect:" + errno_name(c->error.value());
     }
+    // Closed (through the loop) when the connection's thread unwinds.
+    const cpc::unique_fd sock = std::move(c->fd);
 
     // The handshake: ours, then exactly 68 bytes of theirs (what follows is messages).
     const std::string ours = our_handshake(s, s.rng);
-    const cpc::io_result w = co_await cpc::write(sock.fd, ours.data(), ours.size());
+    const cpc::io_result w = co_await cpc::write(sock.get(), ours.data(), ours.size());
     if (!w) {
         if (w.error == std::errc::operation_canceled) co_return "";
         co_return "handshake_reset";
@@ -428,7 +414,7 @@ cpc::task<std::string> session(swarm& s, std::size_t i, bool& ever_connected, bo
     auto read_handshake = [&]() -> cpc::task<void> {
         while (got < sizeof theirs) {
             const cpc::io_result r =
-                co_await cpc::recv(sock.fd, theirs + got, sizeof theirs - got, 0);
+                co_await cpc::recv(sock.get(), theirs + got, sizeof theirs - got, 0);
             if (!r) {
                 failure = r.error == std::errc::operation_canceled ? "" : "handshake_reset";
                 co_return;
@@ -458,7 +444,7 @@ cpc::task<std::string> session(swarm& s, std::size_t i, bool& ever_connected, bo
     }
     std::string why;
     {
-        connection conn(s, sock.fd, ever_unchoked);
+        connection conn(s, sock.get(), ever_unchoked);
         const bool fast = s.cfg.extensions && h->supports_fast();
         why = co_await conn.run(fast);
     }
@@ -496,7 +482,7 @@ cpc::task<void> clock_thread(swarm& s) {
     bool started = false, ramp_noted = false;
     std::uint64_t last_bytes = 0;
     for (;;) {
-        const std::int64_t now = now_ns();
+        const std::int64_t now = cpc::monotonic_ns();
         if (now >= end) break;
         if (!started && now >= start) {
             s.bytes_at_start = s.bytes;
@@ -513,13 +499,13 @@ cpc::task<void> clock_thread(swarm& s) {
         if (!started) next = std::min(next, start);
         if (!ramp_noted) next = std::min(next, ramp_end);
         co_await cpc::sleep(std::chrono::nanoseconds(next - now));
-        s.max_lag_ns = std::max(s.max_lag_ns, now_ns() - next);
+        s.max_lag_ns = std::max(s.max_lag_ns, cpc::monotonic_ns() - next);
         if (s.cfg.verbose) {
             std::fprintf(stderr,
                          "t=%5.1f connecting %zu handshaking %zu connected %zu unchoked %zu "
                          "ever %zu %.1f MB/s pieces %llu errors %zu kinds\n",
-                         static_cast<double>(now_ns() - s.t0) / 1e9, s.connecting, s.handshaking,
-                         s.connected, s.unchoked, s.ever_connected,
+                         static_cast<double>(cpc::monotonic_ns() - s.t0) / 1e9, s.connecting,
+                         s.handshaking, s.connected, s.unchoked, s.ever_connected,
                          static_cast<double>(s.bytes - last_bytes) / 1e6,
                          static_cast<unsigned long long>(s.pieces_verified), s.errors.size());
             last_bytes = s.bytes;
@@ -607,16 +593,14 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "swarm_sim: %s: %s\n", cfg.torrent.c_str(), e.what());
         return 2;
     }
-    const std::size_t colon = cfg.seeder.rfind(':');
-    const auto seeder_ip =
-        colon == std::string::npos ? std::nullopt : parse_ipv4(cfg.seeder.substr(0, colon));
-    if (!seeder_ip) {
-        std::fprintf(stderr, "swarm_sim: --seeder wants IPv4:PORT, not %s\n", cfg.seeder.c_str());
+    std::string why;
+    const std::optional<cpc::endpoint> seeder = cpc::endpoint::parse(cfg.seeder, &why);
+    if (!seeder || seeder->family() != AF_INET) {
+        std::fprintf(stderr, "swarm_sim: --seeder wants IPv4:PORT, not %s%s%s\n",
+                     cfg.seeder.c_str(), why.empty() ? "" : ": ", why.c_str());
         return 2;
     }
-    s.seeder.sin_family = AF_INET;
-    s.seeder.sin_addr.s_addr = htonl(*seeder_ip);
-    s.seeder.sin_port = htons(static_cast<std::uint16_t>(std::stoi(cfg.seeder.substr(colon + 1))));
+    s.seeder = *seeder;
     const std::size_t dash = cfg.sources.find('-');
     const auto first = parse_ipv4(cfg.sources.substr(0, dash));
     const auto last = dash == std::string::npos ? first : parse_ipv4(cfg.sources.substr(dash + 1));
@@ -631,7 +615,7 @@ int main(int argc, char** argv) {
 
     rusage ru0{}, ru1{};
     ::getrusage(RUSAGE_SELF, &ru0);
-    s.t0 = now_ns();
+    s.t0 = cpc::monotonic_ns();
     s.end_ns = s.t0 + static_cast<std::int64_t>((cfg.warmup + cfg.seconds) * 1e9);
     const auto run_for = std::chrono::nanoseconds(s.end_ns - s.t0);
     cpc::spawn(clock_thread(s));
@@ -641,7 +625,7 @@ int main(int argc, char** argv) {
     ::getrusage(RUSAGE_SELF, &ru1);
     const double cpu = seconds_of(ru1.ru_utime) - seconds_of(ru0.ru_utime) +
                        seconds_of(ru1.ru_stime) - seconds_of(ru0.ru_stime);
-    const double wall = static_cast<double>(now_ns() - s.t0) / 1e9;
+    const double wall = static_cast<double>(cpc::monotonic_ns() - s.t0) / 1e9;
 
     std::uint64_t error_total = 0;
     std::string errors = "{";

@@ -2,11 +2,13 @@
 #pragma once
 
 #include "cpc/attach.hpp"
+#include "cpc/clock.hpp"
 #include "cpc/condvar.hpp"
 #include "cpc/io.hpp"
 #include "cpc/io_op.hpp"
 #include "cpc/io_wait.hpp"
 #include "cpc/loop.hpp"
+#include "cpc/net.hpp"
 #include "cpc/scheduler.hpp"
 #include "cpc/signal_watch.hpp"
 #include "cpc/sleep.hpp"

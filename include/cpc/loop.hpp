@@ -122,9 +122,9 @@ class loop final : public scheduler {
     // Appends h to the run queue. Only from this loop's kernel thread.
     void post(std::coroutine_handle<> h) { ready_.push_back(h); }
 
-    // Monotonic clock in nanoseconds, read once per loop iteration while timers are pending
-    // and after every wait in the kernel: threads woken in the same iteration see the same
-    // time, and sleeping is measured from it.
+    // cpc::monotonic_ns() (clock.hpp: CLOCK_MONOTONIC in nanoseconds), read once per loop iteration
+    // while timers are pending and after every wait in the kernel: threads woken in the same
+    // iteration see the same time, and sleeping is measured from it.
     std::int64_t now() const noexcept { return now_; }
 
     // The runtime's own primitives use these; they are public so that new primitives can be

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "cpc/clock.hpp"
 #include "cpc/color.hpp"
 #include "fd_owners.hpp"
 #include "fd_table.hpp"
@@ -62,9 +63,7 @@ std::string loop::backend_description() const {
 }
 
 void loop::update_now() noexcept {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    now_ = std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    now_ = monotonic_ns();
 }
 
 void loop::add_timer(detail::timer_node* t, std::int64_t delay_ns) {

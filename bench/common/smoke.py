@@ -1,6 +1,7 @@
 """The command line shared by the harnesses' smoke tests (bench/*/smoke_test.py, ctest): each
 is a unittest module run as `smoke_test.py --build-dir BUILD --work DIR [unittest options]`."""
 import argparse
+import csv
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,12 @@ def main(args):
     args.build_dir = parsed.build_dir.resolve()
     args.work = parsed.work.resolve()
     unittest.main(module="__main__", argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def read_rows(path):
+    """The rows of a harness's CSV file, as dicts keyed by its header."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def run_harness(run, build_dir, results, *extra, timeout=100):
