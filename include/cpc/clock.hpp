@@ -14,13 +14,20 @@
 
 namespace cpc {
 
+// A std::chrono clock (the Clock requirements) over CLOCK_MONOTONIC, in nanoseconds.
 struct monotonic_clock {
+    // Nanoseconds in a signed 64-bit count: 292 years either way.
     using rep = std::int64_t;
+    // One nanosecond.
     using period = std::nano;
+    // A length of time on this clock.
     using duration = std::chrono::nanoseconds;
+    // An instant on this clock; comparable with loop::now() through time_since_epoch().
     using time_point = std::chrono::time_point<monotonic_clock>;
+    // It never goes back.
     static constexpr bool is_steady = true;
 
+    // The current instant. Thread-safe.
     static time_point now() noexcept {
         timespec ts;
         ::clock_gettime(CLOCK_MONOTONIC, &ts);

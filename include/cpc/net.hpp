@@ -29,7 +29,9 @@ class unique_fd {
     unique_fd() noexcept = default;
     // Takes fd (may be -1: empty).
     explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    // Takes other's descriptor; other is empty.
     unique_fd(unique_fd&& other) noexcept : fd_(other.release()) {}
+    // Closes the descriptor held, then takes other's; other is empty.
     unique_fd& operator=(unique_fd&& other) noexcept {
         if (this != &other) reset(other.release());
         return *this;
@@ -40,6 +42,7 @@ class unique_fd {
 
     // The descriptor, still owned; -1 when empty.
     int get() const noexcept { return fd_; }
+    // True when a descriptor is held.
     explicit operator bool() const noexcept { return fd_ >= 0; }
     // Gives the descriptor up without closing it; the caller owns it, this is empty.
     [[nodiscard]] int release() noexcept {
@@ -75,11 +78,15 @@ class endpoint {
     // nullopt for any other family or a length too short for its family.
     static std::optional<endpoint> from_sockaddr(const sockaddr* sa, socklen_t len) noexcept;
 
+    // AF_INET, AF_INET6, or AF_UNSPEC for a default-constructed endpoint.
     int family() const noexcept { return storage_.any.sa_family; }
+    // The socket address, to pass with length() to bind or connect.
     const sockaddr* address() const noexcept { return &storage_.any; }
     // The length to pass with address() to bind or connect: 0 when there is no family.
     socklen_t length() const noexcept;
+    // The port, in host byte order (0 without a family).
     std::uint16_t port() const noexcept;
+    // Changes the port, keeping the address (nothing without a family).
     void set_port(std::uint16_t port) noexcept;
     // The address alone: "1.2.3.4", "::1" (empty without a family).
     std::string host() const;
@@ -102,6 +109,7 @@ class endpoint {
 // kernel chose. nullopt if fd is not a bound IPv4 or IPv6 socket.
 std::optional<endpoint> local_endpoint(int fd) noexcept;
 
+// How listen_on sets up its socket.
 struct listen_options {
     // SO_REUSEPORT: several sockets (processes, loops) listen on the same port and the kernel
     // spreads the connections over them.
@@ -116,12 +124,16 @@ struct listen_options {
     bool ipv6_only = false;
 };
 
+// What listen_on gives: a listening socket, or why there is none.
 struct listen_result {
+    // The listening socket; empty on failure.
     unique_fd fd;
+    // Why the call named by failed_call failed; empty on success.
     std::error_code error;
     // The call that failed ("socket", "SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY", "bind",
     // "listen"); empty on success.
     const char* failed_call = "";
+    // True on success.
     explicit operator bool() const noexcept { return !error; }
 };
 
@@ -131,6 +143,7 @@ struct listen_result {
 // the result says which call failed and why.
 listen_result listen_on(const endpoint& at, int backlog = SOMAXCONN, listen_options options = {});
 
+// How connect_to sets up its socket before connecting.
 struct connect_options {
     // Binds the socket to this local address first (a client with several source addresses).
     // With port 0 the port is chosen at connect time (IP_BIND_ADDRESS_NO_PORT), so that many
@@ -140,11 +153,14 @@ struct connect_options {
     int receive_buffer = 0;
 };
 
+// What connect_to gives: a connected socket, or why there is none.
 struct connect_result {
     unique_fd fd;  // connected, non-blocking, close-on-exec; empty on failure
+    // Why the call named by failed_call failed (operation_canceled when interrupted).
     std::error_code error;
     // The call that failed ("socket", "bind", "connect"); empty on success.
     const char* failed_call = "";
+    // True on success.
     explicit operator bool() const noexcept { return !error; }
 };
 
