@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cpc/cpc.hpp>
-#include <cstdio>
 
+#include "common/log.hpp"
 #include "server.hpp"
 
 namespace httpd {
@@ -63,9 +63,8 @@ cpc::task<void> server::listener() {
             // Sleep with a growing delay; a connection that closes wakes the listener early.
             backoff = std::clamp(backoff * 2, std::chrono::milliseconds{10},
                                  std::chrono::milliseconds{1000});
-            if (!reported && !cfg_.quiet) {
-                std::fprintf(stderr, "httpd: accept: %s (%zu connections); backing off\n",
-                             a.error.message().c_str(), live_);
+            if (!reported) {
+                app_log::warn("accept: {} ({} connections); backing off", a.error.message(), live_);
                 reported = true;
             }
             listener_waits_for_descriptor_ = true;

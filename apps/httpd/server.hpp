@@ -75,7 +75,6 @@ struct server_config {
     // RLIMIT_NOFILE-derived connection cap.
     unsigned descriptor_shares = 1;
     std::string access_log;  // empty: no log; "-": stdout
-    bool quiet = false;
     request_limits limits;
 };
 
