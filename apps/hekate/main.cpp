@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "client_version.hpp"
 #include "cpc/color.hpp"
@@ -57,7 +59,7 @@ cpc::task<void> run_server(hekate::server& srv, int& status, cpc::condvar& done,
     try {
         status = co_await srv.run();
     } catch (const std::exception& e) {
-        hekate::log_error("{}", e.what());
+        app_log::error("{}", e.what());
         status = 1;
     }
     ended = true;
@@ -83,6 +85,7 @@ cpc::task<void> watch_signals(cpc::signal_watch& signals, hekate::server& srv, c
 }  // namespace
 
 int main(int argc, char** argv) {
+    app_log::init("hekate", app_log::level::info);
     CLI::App app{"hekate: a BitTorrent seeder for many torrents and many peers"};
     app.set_version_flag("--version", std::string(hekate::version_line));
     hekate::server_config config;
@@ -109,10 +112,17 @@ int main(int argc, char** argv) {
     app.add_flag("-t,--no-trackers", no_trackers, "announce to no tracker");
     app.add_flag("-4,--ipv4-only", only4, "IPv4 only");
     app.add_flag("-6,--ipv6-only", only6, "IPv6 only");
-    app.add_option("-d,--debug", level,
-                   "0 quiet, 1 statistics, 2 connections, 3 protocol, 4 messages")
-        ->check(CLI::Range(0, 4))
-        ->capture_default_str();
+    CLI::Option* debug =
+        app.add_option("-d,--debug", level,
+                       "0 quiet, 1 statistics, 2 connections, 3 protocol, 4 messages")
+            ->check(CLI::Range(0, 4))
+            ->capture_default_str();
+    std::string log_level;
+    app.add_option("--log-level", log_level,
+                   "error, warn, info or debug (warn, info and debug are -d 0, 1 and 2)")
+        ->check(CLI::IsMember(std::vector<std::string>(std::begin(app_log::kLevelNames),
+                                                       std::end(app_log::kLevelNames))))
+        ->excludes(debug);
     app.add_flag("--verify", config.verify, "check every piece against its hash before serving");
     app.add_option("--tracker", tracker_port, "run the built-in tracker on this port");
     app.add_option("--status", status_port, "serve statistics as JSON over HTTP on this port");
@@ -123,7 +133,7 @@ int main(int argc, char** argv) {
     try {
         (void)cpc::default_loop();  // a bad CPC_BACKEND is reported here, not by a crash
     } catch (const std::exception& e) {
-        hekate::log_error("{}", e.what());
+        app_log::error("{}", e.what());
         return 2;
     }
 
@@ -131,11 +141,11 @@ int main(int argc, char** argv) {
         config.choking.credit = parse_size(credit);
         config.upload_limit = parse_size(upload_limit);
     } catch (const std::exception& e) {
-        hekate::log_error("bad size: {}", e.what());
+        app_log::error("bad size: {}", e.what());
         return 2;
     }
     if (only4 && only6) {
-        hekate::log_error("-4 and -6 exclude each other");
+        app_log::error("-4 and -6 exclude each other");
         return 2;
     }
     config.ipv4 = !only6;
@@ -147,21 +157,23 @@ int main(int argc, char** argv) {
     if (!bind.empty()) {
         config.bind = hekate::endpoint::from_host(bind, 0);
         if (!config.bind) {
-            hekate::log_error("--bind wants a numeric address, not '{}'", bind);
+            app_log::error("--bind wants a numeric address, not '{}'", bind);
             return 2;
         }
     }
     for (const std::string& p : peers) {
         auto e = hekate::endpoint::parse(p);
         if (!e) {
-            hekate::log_error("--peer wants HOST:PORT (numeric, [v6]:port), not '{}'", p);
+            app_log::error("--peer wants HOST:PORT (numeric, [v6]:port), not '{}'", p);
             return 2;
         }
         config.peers.push_back(*e);
     }
     if (tracker_port) config.tracker_port = tracker_port;
     if (status_port) config.status_port = status_port;
-    hekate::g_log_level = static_cast<hekate::log_level>(level);
+    app_log::set_threshold(log_level.empty()
+                               ? hekate::shared_level(static_cast<hekate::log_level>(level))
+                               : *app_log::parse_level(log_level));
     raise_file_limit();
 
     // Before any other kernel thread exists, so that every thread inherits the mask.

@@ -395,8 +395,8 @@ cpc::task<bool> peer_connection::send_blocks() {
                              torrent_->storage.read_block(home_.files, r.piece, r.begin, r.length),
                              wire::piece_header(r.piece, r.begin, r.length)});
         } catch (const std::exception& e) {
-            log_error("{}: cannot read piece {} of {}: {}", remote_.to_string(), r.piece,
-                      torrent_->meta().name, e.what());
+            app_log::error("{}: cannot read piece {} of {}: {}", remote_.to_string(), r.piece,
+                           torrent_->meta().name, e.what());
             co_return false;
         }
         bytes += r.length;

@@ -170,7 +170,7 @@ void server::open_listeners() {
             } catch (const std::system_error& e) {
                 // A host without IPv6 still serves IPv4 (and the reverse).
                 if (family == AF_INET6 && !listeners_.empty()) {
-                    log_error("{}: serving IPv4 only", e.what());
+                    app_log::warn("no IPv6 listener, serving IPv4 only: {}", e.what());
                     continue;
                 }
                 throw;
@@ -201,7 +201,7 @@ std::shared_ptr<served_torrent> server::find(const info_hash& h) const {
 void server::load_torrents(bool first) {
     scan_report report = scan_directories(config_.directories);
     for (const std::string& e : report.errors)
-        log_error("skipped {}", e);
+        app_log::warn("skipped {}", e);
     std::unordered_map<std::string, bool> seen;
     std::size_t added = 0;
     for (torrent_entry& entry : report.loaded) {
@@ -209,7 +209,7 @@ void server::load_torrents(bool first) {
         seen[key] = true;
         if (torrents_.count(key)) continue;  // unchanged: keeps its peers
         if (auto problem = check_data(entry)) {
-            log_error("not serving {}: {}", entry.torrent_file.string(), *problem);
+            app_log::warn("not serving {}: {}", entry.torrent_file.string(), *problem);
             continue;
         }
         ++added;
@@ -234,7 +234,7 @@ cpc::task<void> server::verify_then_serve(torrent_entry entry) {
     verify_result r = co_await verify_torrent(entry);
     if (stopping_) co_return;
     if (!r.ok()) {
-        log_error("not serving {}: {}", entry.torrent_file.string(), r.message);
+        app_log::warn("not serving {}: {}", entry.torrent_file.string(), r.message);
         co_return;
     }
     log(log_level::info, "verified {}", entry.torrent_file.string());
@@ -285,7 +285,7 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
             if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
         });
     for (const std::string& note : t->tracker_client->status().notes) {
-        log_error("{}: {}", t->entry.torrent_file.string(), note);
+        app_log::warn("{}: {}", t->entry.torrent_file.string(), note);
     }
     threads_.spawn(announce(t));
 }
@@ -415,7 +415,7 @@ cpc::task<void> server::accept_loop(listener l) {
         if (!a) {
             // Out of descriptors (or any other failure): let connections end before accepting
             // more, rather than retrying in a loop that never lets them.
-            log_error("accept on {}: {}", l.address.to_string(), a.error.message());
+            app_log::warn("accept on {}: {}", l.address.to_string(), a.error.message());
             co_await cpc::sleep(std::chrono::milliseconds(100), &stop_);
             continue;
         }
@@ -526,7 +526,7 @@ cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_
         try {
             co_await conn.run();
         } catch (const std::exception& e) {
-            log_error("{}: {}", remote.to_string(), e.what());
+            app_log::error("{}: {}", remote.to_string(), e.what());
         }
         home.peers.erase(key);
         --home.connected;

@@ -219,4 +219,79 @@ std::string error_response(int status, bool head_only, std::string_view extra_he
     return out;
 }
 
+std::string_view head_tail(bool keep_alive) {
+    struct tails {
+        std::string date;
+        std::string of[2];  // [keep_alive]
+    };
+    thread_local tails t;
+    const std::string_view date = http_date_now();
+    if (date != t.date) {
+        t.date = date;
+        for (const bool keep : {false, true}) {
+            std::string& s = t.of[keep];
+            s.clear();
+            append_header(s, "Date", date);
+            append_header(s, "Connection", keep ? "keep-alive" : "close");
+            s.append("\r\n");
+        }
+    }
+    return t.of[keep_alive];
+}
+
+std::string build_head(int status, std::string_view mime, std::uint64_t length,
+                       std::string_view content_range, std::string_view last_modified,
+                       std::string_view etag, bool keep_alive, bool with_length) {
+    std::string h;
+    h.reserve(320);
+    append_status_line(h, status);
+    append_header(h, "Server", kServerName);
+    if (!mime.empty()) append_header(h, "Content-Type", mime);
+    if (with_length) append_header(h, "Content-Length", length);
+    if (!content_range.empty()) append_header(h, "Content-Range", content_range);
+    append_header(h, "Last-Modified", last_modified);
+    append_header(h, "ETag", etag);
+    append_header(h, "Accept-Ranges", "bytes");
+    h.append(head_tail(keep_alive));
+    return h;
+}
+
+std::string moved_permanently_head(std::string_view location, bool keep_alive) {
+    std::string r;
+    append_status_line(r, 301);
+    append_header(r, "Server", kServerName);
+    append_header(r, "Content-Length", std::uint64_t{0});
+    append_header(r, "Location", location);
+    r.append(head_tail(keep_alive));
+    return r;
+}
+
+response_plan plan_response(const request& req, std::uint64_t size, std::string_view etag,
+                            std::time_t mtime) {
+    response_plan p;
+    if (not_modified(req, etag, mtime)) {
+        p.status = 304;
+        return p;
+    }
+    p.length = size;
+    if (req.range.empty() || !if_range_holds(req.if_range, etag, mtime)) return p;
+    const range_result r = parse_range(req.range, size);
+    char buf[80];
+    if (r.kind == range_kind::unsatisfiable) {
+        p.status = 416;
+        p.length = 0;
+        std::snprintf(buf, sizeof buf, "bytes */%llu", static_cast<unsigned long long>(size));
+        p.content_range = buf;
+    } else if (r.kind == range_kind::single) {
+        p.status = 206;
+        p.first = r.first;
+        p.length = r.last - r.first + 1;
+        std::snprintf(
+            buf, sizeof buf, "bytes %llu-%llu/%llu", static_cast<unsigned long long>(r.first),
+            static_cast<unsigned long long>(r.last), static_cast<unsigned long long>(size));
+        p.content_range = buf;
+    }
+    return p;
+}
+
 }  // namespace httpd

@@ -1,5 +1,6 @@
 // What responses are made of: status lines and reasons, header lines, HTTP dates
-// (IMF-fixdate), entity tags, byte ranges and the conditional-request rules (RFC 9110).
+// (IMF-fixdate), entity tags, byte ranges and the conditional-request rules (RFC 9110), the
+// heads the server sends and the plan of a file's response (which status, which bytes).
 // Pure functions, so that the unit tests cover them without a socket.
 #pragma once
 
@@ -66,5 +67,32 @@ void append_header(std::string& out, std::string_view name, std::uint64_t value)
 // A complete error response (head and small HTML body; no body for HEAD), with
 // Connection: close. extra_headers are whole lines ending in "\r\n".
 std::string error_response(int status, bool head_only, std::string_view extra_headers = {});
+
+// "Date: ...\r\nConnection: ...\r\n\r\n": the part of every head written per response.
+// Both forms are built again only when the Date changes (once a second, per kernel thread),
+// not per response; the view stays valid until then.
+std::string_view head_tail(bool keep_alive);
+
+// The head of a 304, 206 or 416 (the 200 of a cached file is prebuilt: make_cached_file).
+std::string build_head(int status, std::string_view mime, std::uint64_t length,
+                       std::string_view content_range, std::string_view last_modified,
+                       std::string_view etag, bool keep_alive, bool with_length = true);
+
+// The head of a 301 to `location` (a directory asked for without its trailing slash).
+std::string moved_permanently_head(std::string_view location, bool keep_alive);
+
+// ---- planning -------------------------------------------------------------------------
+
+// What a file's response is: its status and which of its bytes go out.
+struct response_plan {
+    int status = 200;
+    std::uint64_t first = 0;
+    std::uint64_t length = 0;  // body bytes
+    std::string content_range;
+};
+
+// What to answer for a file of `size` bytes: 304, 416, 206 or 200.
+response_plan plan_response(const request& req, std::uint64_t size, std::string_view etag,
+                            std::time_t mtime);
 
 }  // namespace httpd

@@ -8,9 +8,11 @@
 // or one listening socket that every loop waits on with EPOLLEXCLUSIVE (shared); see
 // docs/design.md, "Many loops", for how they compare.
 // --port 0 lets the kernel choose; the first line printed on stdout tells the port
-// ("httpd listening on ADDR:PORT"), so that tests can find it. SIGINT and SIGTERM stop the
-// server cleanly: no new connections, idle ones closed, requests in progress finished
-// (at most the shutdown grace), then exit status 0.
+// ("httpd listening on ADDR:PORT"), so that tests can find it, and the last one how many
+// connections each loop accepted. Diagnostics go to stderr (common/log.hpp), as many as
+// --log-level says. SIGINT and SIGTERM stop the server cleanly: no new connections, idle
+// ones closed, requests in progress finished (at most the shutdown grace), then exit
+// status 0.
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,9 +23,12 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iterator>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "common/log.hpp"
 #include "server_group.hpp"
 
 namespace {
@@ -32,13 +37,10 @@ constexpr const char* kVersion = "httpd (cpc) " CPC_VERSION_STRING;
 
 // The signal handler is a cpc thread: SIGINT and SIGTERM arrive through a signal_watch, so
 // stopping the server is ordinary code of the loop.
-cpc::task<void> signal_thread(httpd::server_group& s, cpc::signal_watch& signals, bool quiet) {
+cpc::task<void> signal_thread(httpd::server_group& s, cpc::signal_watch& signals) {
     const int sig = co_await signals.next();
     if (sig != 0) {
-        if (!quiet) {
-            std::printf("httpd: %s, shutting down\n", ::strsignal(sig));
-            std::fflush(stdout);
-        }
+        app_log::info("{}, shutting down", ::strsignal(sig));
         s.stop();
     }
     // A second Ctrl-C does not wait for the graceful stop.
@@ -48,6 +50,7 @@ cpc::task<void> signal_thread(httpd::server_group& s, cpc::signal_watch& signals
 }  // namespace
 
 int main(int argc, char** argv) {
+    app_log::init("httpd", app_log::level::info);
     httpd::server_config cfg;
     double header_timeout = 10;
     double keepalive_timeout = 15;
@@ -56,6 +59,8 @@ int main(int argc, char** argv) {
     std::string policy = "active";
     unsigned threads = 0;
     std::string listener = "reuseport";
+    bool quiet = false;
+    std::string log_level = "info";
 
     CLI::App app{"httpd: a static file server on the cpc runtime (cooperative threads)"};
     app.set_version_flag("--version", kVersion);
@@ -108,12 +113,20 @@ int main(int argc, char** argv) {
                    "socket all loops wait on (shared)")
         ->capture_default_str()
         ->check(CLI::IsMember({"shared", "reuseport"}));
-    app.add_flag("--quiet", cfg.quiet, "print nothing but the first line");
+    CLI::Option* level =
+        app.add_option("--log-level", log_level,
+                       "diagnostics on stderr: error, warn, info or debug")
+            ->capture_default_str()
+            ->check(CLI::IsMember(std::vector<std::string>(std::begin(app_log::kLevelNames),
+                                                           std::end(app_log::kLevelNames))));
+    app.add_flag("--quiet", quiet, "print nothing but the first line (and errors)")
+        ->excludes(level);
     CLI11_PARSE(app, argc, argv);
+    app_log::set_threshold(quiet ? app_log::level::error : *app_log::parse_level(log_level));
     try {
         (void)cpc::default_loop();  // a bad CPC_BACKEND is reported here, not by a crash
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "httpd: %s\n", e.what());
+        app_log::error("{}", e.what());
         return 2;
     }
 
@@ -135,20 +148,17 @@ int main(int argc, char** argv) {
         cfg, threads,
         listener == "shared" ? httpd::listener_design::shared : httpd::listener_design::reuseport);
     if (const std::string err = s.start(); !err.empty()) {
-        std::fprintf(stderr, "httpd: %s\n", err.c_str());
+        app_log::error("{}", err);
         return 1;
     }
     std::printf("httpd listening on %s:%u\n", cfg.bind_address.c_str(), s.port());
-    if (!cfg.quiet) {
-        std::printf(
-            "httpd: root %s, policy %s, %u loop(s), page cache %zu bytes (files up to %zu)\n",
-            cfg.root.c_str(), policy.c_str(), s.loops(), cfg.cache_size, cfg.cache_file_max);
-        std::printf("httpd: event loops on %s\n", s.first_loop().backend_description().c_str());
-    }
     std::fflush(stdout);
+    app_log::info("root {}, policy {}, {} loop(s), page cache {} bytes (files up to {})", cfg.root,
+                  policy, s.loops(), cfg.cache_size, cfg.cache_file_max);
+    app_log::info("event loops on {}", s.first_loop().backend_description());
 
-    const cpc::run_result r = s.run(signal_thread(s, signals, cfg.quiet));
-    if (!cfg.quiet) {
+    const cpc::run_result r = s.run(signal_thread(s, signals));
+    if (!quiet) {
         std::string per_loop;
         for (std::uint64_t n : s.accepted_per_loop())
             per_loop += " " + std::to_string(n);

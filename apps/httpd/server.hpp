@@ -44,8 +44,8 @@
 
 namespace httpd {
 
-// Which of the Knot server's two accept policies the listener follows (server.cpp tells how
-// each is realised).
+// Which of the Knot server's two accept policies the listener follows (accept_loop.cpp tells
+// how each is realised).
 enum class accept_policy {
     active,  // Knot-C: favour active connections; one accept per pass of the loop
     accept,  // Knot-A: favour accepting; take every pending connection before serving
@@ -75,7 +75,6 @@ struct server_config {
     // RLIMIT_NOFILE-derived connection cap.
     unsigned descriptor_shares = 1;
     std::string access_log;  // empty: no log; "-": stdout
-    bool quiet = false;
     request_limits limits;
 };
 
@@ -116,20 +115,30 @@ class server {
     const server_stats& stats() const noexcept { return stats_; }
 
   private:
-    struct connection;
-    struct request_state;
-    struct outcome;
-    // Gives a request state back to its server's spares (or frees it).
+    // The definitions are spread by job: start() and the life of the server in server.cpp,
+    // listener() in accept_loop.cpp, stop() in shutdown.cpp, and the rest as marked.
+    struct connection;     // connection.hpp
+    struct request_state;  // request_state.hpp
+    struct outcome;        // connection.hpp
+    // Gives a request state back to its server's spares (or frees it). request_state.cpp
     struct recycle_state {
         void operator()(request_state* st) const noexcept;
     };
     using request_state_ptr = std::unique_ptr<request_state, recycle_state>;
     request_state_ptr new_request_state();
 
+    // A connection: connection.cpp.
     cpc::task<void> serve(int fd, sockaddr_in6 peer);
     request_state_ptr read_at_once(connection& c);
     cpc::task<bool> handle_request(connection& c, request_state& st, std::int64_t head_deadline);
     cpc::task<int> read_request(connection& c, request_state& st);
+    cpc::task<outcome> send_error(connection& c, int status, bool head_only,
+                                  std::string_view extra = {});
+    cpc::task<bool> send_all(connection& c, const iovec* iov, int n);
+    cpc::task<void> linger_close(connection& c);
+    void log(const connection& c, std::string_view request_line, int status, std::uint64_t bytes);
+
+    // Answering with a file: file_serving.cpp.
     cpc::task<outcome> respond(connection& c, const request& req);
     cpc::task<outcome> respond_from_disk(connection& c, const request& req, const decoded_target& t,
                                          const std::string& key, std::int64_t now);
@@ -137,13 +146,9 @@ class server {
                                    std::shared_ptr<const cached_file> f);
     cpc::task<outcome> send_file(connection& c, const request& req, int file_fd,
                                  const struct stat& st, std::string_view mime);
-    cpc::task<outcome> send_error(connection& c, int status, bool head_only,
-                                  std::string_view extra = {});
-    cpc::task<bool> send_all(connection& c, const iovec* iov, int n);
-    cpc::task<void> linger_close(connection& c);
-    cpc::task<void> shutdown_deadline();
 
-    void log(const connection& c, std::string_view request_line, int status, std::uint64_t bytes);
+    // Stopping: shutdown.cpp.
+    cpc::task<void> shutdown_deadline();
 
     server_config cfg_;
     document_root root_;

@@ -122,6 +122,71 @@ TEST(Heads, ErrorResponse) {
     EXPECT_NE(head.find("Content-Length: "), std::string::npos);
 }
 
+TEST(Heads, TailHasDateAndConnection) {
+    const std::string_view keep = httpd::head_tail(true);
+    EXPECT_TRUE(keep.starts_with("Date: "));
+    EXPECT_TRUE(keep.ends_with("\r\nConnection: keep-alive\r\n\r\n"));
+    EXPECT_TRUE(httpd::head_tail(false).ends_with("\r\nConnection: close\r\n\r\n"));
+}
+
+TEST(Heads, PartialContentAndNotModified) {
+    const std::string h = httpd::build_head(206, "text/plain", 10, "bytes 0-9/100",
+                                            "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", true);
+    EXPECT_TRUE(h.starts_with("HTTP/1.1 206 Partial Content\r\n"));
+    EXPECT_NE(h.find("\r\nContent-Type: text/plain\r\n"), std::string::npos);
+    EXPECT_NE(h.find("\r\nContent-Length: 10\r\n"), std::string::npos);
+    EXPECT_NE(h.find("\r\nContent-Range: bytes 0-9/100\r\n"), std::string::npos);
+    EXPECT_NE(h.find("\r\nETag: \"e\"\r\n"), std::string::npos);
+    EXPECT_TRUE(h.ends_with("\r\nConnection: keep-alive\r\n\r\n"));
+    // A 304 has neither Content-Type nor Content-Length.
+    const std::string n =
+        httpd::build_head(304, "", 0, "", "Sun, 06 Nov 1994 08:49:37 GMT", "\"e\"", false, false);
+    EXPECT_TRUE(n.starts_with("HTTP/1.1 304 Not Modified\r\n"));
+    EXPECT_EQ(n.find("Content-"), std::string::npos);
+    EXPECT_TRUE(n.ends_with("\r\nConnection: close\r\n\r\n"));
+}
+
+TEST(Heads, MovedPermanently) {
+    const std::string h = httpd::moved_permanently_head("/dir/?q=1", true);
+    EXPECT_TRUE(h.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
+    EXPECT_NE(h.find("\r\nLocation: /dir/?q=1\r\n"), std::string::npos);
+    EXPECT_NE(h.find("\r\nContent-Length: 0\r\n"), std::string::npos);
+    EXPECT_TRUE(h.ends_with("\r\nConnection: keep-alive\r\n\r\n"));
+}
+
+TEST(Plan, StatusAndBytes) {
+    const std::time_t mtime = 784111777;
+    httpd::request whole;
+    httpd::response_plan p = httpd::plan_response(whole, 100, "\"e\"", mtime);
+    EXPECT_EQ(p.status, 200);
+    EXPECT_EQ(p.first, 0u);
+    EXPECT_EQ(p.length, 100u);
+    EXPECT_EQ(p.content_range, "");
+
+    EXPECT_EQ(httpd::plan_response(with("\"e\"", ""), 100, "\"e\"", mtime).status, 304);
+
+    httpd::request part;
+    part.range = "bytes=10-19";
+    p = httpd::plan_response(part, 100, "\"e\"", mtime);
+    EXPECT_EQ(p.status, 206);
+    EXPECT_EQ(p.first, 10u);
+    EXPECT_EQ(p.length, 10u);
+    EXPECT_EQ(p.content_range, "bytes 10-19/100");
+
+    part.range = "bytes=200-";
+    p = httpd::plan_response(part, 100, "\"e\"", mtime);
+    EXPECT_EQ(p.status, 416);
+    EXPECT_EQ(p.length, 0u);
+    EXPECT_EQ(p.content_range, "bytes */100");
+
+    // If-Range with another validator: the whole body.
+    part.range = "bytes=10-19";
+    part.if_range = "\"f\"";
+    p = httpd::plan_response(part, 100, "\"e\"", mtime);
+    EXPECT_EQ(p.status, 200);
+    EXPECT_EQ(p.length, 100u);
+}
+
 TEST(Heads, ReasonPhrases) {
     EXPECT_EQ(httpd::reason_phrase(200), "OK");
     EXPECT_EQ(httpd::reason_phrase(206), "Partial Content");

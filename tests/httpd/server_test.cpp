@@ -78,7 +78,6 @@ TEST_P(AcceptPolicy, PendingConnections) {
     cfg.bind_address = "127.0.0.1";
     cfg.port = 0;
     cfg.policy = GetParam();
-    cfg.quiet = true;
     cfg.shutdown_grace = 200ms;
     httpd::server s(cfg);
     ASSERT_EQ(s.start(), "");
