@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "cpc/clock.hpp"
 #include "http_response.hpp"
-#include "monotonic_clock.hpp"
 #include "request_state.hpp"
 #include "server.hpp"
 
@@ -81,7 +81,7 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
     request_state_ptr st;
     // A new connection has the header timeout from its accept for its first request.
     std::int64_t head_deadline =
-        monotonic_ns() +
+        cpc::monotonic_ns() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.header_timeout).count();
     bool first = true;
     const cpc::loop* here = cpc::loop::current();
@@ -104,9 +104,10 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
         if (!st) {
             // Idle: no buffer, no parser; only this frame and the wait's.
             c.idle = true;
-            const auto limit = first ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::nanoseconds(head_deadline - monotonic_ns()))
-                                     : cfg_.keepalive_timeout;
+            const auto limit =
+                first ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::nanoseconds(head_deadline - cpc::monotonic_ns()))
+                      : cfg_.keepalive_timeout;
             // The wait and the read are one operation where the backend allows it (on
             // io_uring the kernel takes a buffer of the loop's ring only when bytes come).
             // They land in this kernel thread's scratch, copied out before anything else
@@ -121,7 +122,7 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
             if (!r || !*r || r->bytes == 0) break;
             if (!first) {
                 head_deadline =
-                    monotonic_ns() +
+                    cpc::monotonic_ns() +
                     std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.header_timeout)
                         .count();
             }
@@ -135,7 +136,7 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
         if (!again) break;
         // The next head has the header timeout from now (it may be in the buffer already).
         head_deadline =
-            monotonic_ns() +
+            cpc::monotonic_ns() +
             std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.header_timeout).count();
     }
 }
@@ -164,7 +165,7 @@ cpc::task<bool> server::handle_request(connection& c, request_state& st,
     std::optional<int> got = st.parsed();
     if (!got) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::nanoseconds(head_deadline - monotonic_ns()));
+            std::chrono::nanoseconds(head_deadline - cpc::monotonic_ns()));
         got = co_await cpc::with_timeout(std::max(left, 0ms), read_request(c, st));
     }
     if (!got) {

@@ -19,9 +19,9 @@
 #include <utility>
 
 #include "connection.hpp"
+#include "cpc/clock.hpp"
 #include "http_response.hpp"
 #include "mime_types.hpp"
-#include "monotonic_clock.hpp"
 #include "server.hpp"
 
 namespace httpd {
@@ -70,7 +70,7 @@ cpc::task<server::outcome> server::respond(connection& c, const request& req) {
     }
     std::string key = t.rel;
     if (t.trailing_slash) key.push_back('/');
-    const std::int64_t now = monotonic_ns();
+    const std::int64_t now = cpc::monotonic_ns();
 
     if (std::shared_ptr<const cached_file> f = cache_.fresh(key, now)) {
         outcome o = co_await send_cached(c, req, std::move(f));
