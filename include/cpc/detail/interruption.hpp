@@ -63,6 +63,12 @@ class interruption {
         return true;
     }
 
+    // The condvar fired on this wait (its signal picked it), whether or not it won the claim:
+    // a signal that reached the wait is not lost. Final once the thread has resumed.
+    bool condvar_fired() const noexcept {
+        return (state_.load(std::memory_order_acquire) & kCvPopped) != 0;
+    }
+
   private:
     // state_: who claimed the wait, and which sources their lists popped (fired). One atomic
     // word, so that a source that fires and loses the claim has touched the wait for the
