@@ -88,6 +88,14 @@ task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* a
 task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr = nullptr,
                                           socklen_t* addrlen = nullptr,
                                           condvar* interrupt = nullptr, bool shared = false);
+// accept without waiting, for a loop that drains a listener it knows to be ready (after an
+// io_wait, or in a batch after one accept): a plain function, callable from native code.
+// Returns the new fd (non-blocking and close-on-exec, as accept's), or -1 with errno as
+// accept4 left it: EAGAIN (== EWOULDBLOCK) when no connection is pending, EMFILE and ENFILE
+// for the server to back off, any other error. EINTR and ECONNABORTED are retried. The
+// loop of the calling kernel thread forgets whatever it knew of the new fd's number, as
+// accept does. listen_fd must be non-blocking, else the call blocks the kernel thread.
+int try_accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr) noexcept;
 // fd must be a non-blocking socket. Returns the connection's outcome.
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
                               condvar* interrupt = nullptr);

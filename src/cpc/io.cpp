@@ -342,12 +342,22 @@ task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
         no_rest);
 }
 
+int try_accept(int listen_fd, sockaddr* addr, socklen_t* addrlen) noexcept {
+    for (;;) {
+        const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            if (loop* l = loop::current()) l->forget_fd(fd);
+            return fd;
+        }
+        if (errno != EINTR && errno != ECONNABORTED) return -1;
+    }
+}
+
 task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt,
                            bool shared) {
     for (;;) {
-        const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) co_return accepted(fd);
-        if (errno == EINTR || errno == ECONNABORTED) continue;
+        const int fd = try_accept(listen_fd, addr, addrlen);
+        if (fd >= 0) co_return accept_result{fd, {}};
         if (!would_block()) co_return accept_result{-1, last_error()};
         if (completes_here()) {
             // A shared socket: io_uring's accept waits with an exclusive poll of its own.
