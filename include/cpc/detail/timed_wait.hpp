@@ -143,11 +143,10 @@ class timed_condvar_wait {
         deadline_.emplace(*scope_, ns_);
         frame_ = h;
         home_ = tl_scheduler;
-        return interruption_.arm(&cv_->waiters(), &*scope_, tl_loop, this,
-                                 [](void* owner) noexcept {
-                                     auto* self = static_cast<timed_condvar_wait*>(owner);
-                                     wake_at(self->home_, self->frame_);
-                                 });
+        return interruption_.arm(cv_, &*scope_, tl_loop, this, [](void* owner) noexcept {
+            auto* self = static_cast<timed_condvar_wait*>(owner);
+            wake_at(self->home_, self->frame_);
+        });
     }
 
     // true: signalled; false: the deadline passed first.
