@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -481,6 +482,47 @@ TEST(Stealing, APinnedColorStays) {
     }
     rt.run();
     EXPECT_FALSE(moved);
+}
+
+TEST(Stealing, AColorWaitingUnderADirectDeadlineStays) {
+    // with_timeout(d, awaiter) pins the color too while its deadline is armed: the color's
+    // other threads, yielding meanwhile on a busy loop beside an idle one, never move.
+    cpc::runtime rt({.threads = 2,
+                     .pin = false,
+                     .steal_min_ready = 1,
+                     .steal_far_min_ready = 1,
+                     .steal_hysteresis = 0});
+    std::vector<std::unique_ptr<cpc::color>> colors;
+    for (int i = 0; i < 4; ++i)
+        colors.push_back(std::make_unique<cpc::color>(rt.at(0)));
+    std::vector<cpc::condvar> done(colors.size());
+    std::atomic<int> moved{0};
+    std::vector<std::optional<bool>> slept(colors.size(), true);
+    for (std::size_t c = 0; c < colors.size(); ++c) {
+        rt.spawn(
+            [](cpc::condvar* done, std::optional<bool>* slept) -> cpc::task<void> {
+                *slept = co_await cpc::with_timeout(10s, cpc::sleep(10s, done));
+            }(&done[c], &slept[c]),
+            *colors[c]);
+        rt.spawn(
+            [](cpc::condvar* done, std::atomic<int>* moved) -> cpc::task<void> {
+                cpc::loop* start = cpc::loop::current();
+                for (int i = 0; i < 2000; ++i) {
+                    co_await cpc::yield();
+                    if (cpc::loop::current() != start) moved->fetch_add(1);
+                }
+                done->signal_all();
+            }(&done[c], &moved),
+            *colors[c]);
+    }
+    rt.run();
+    // (A color may be stolen before its first thread has run and armed the deadline: the
+    // yielder measures from where it starts.)
+    EXPECT_EQ(moved.load(), 0);
+    for (const std::optional<bool>& s : slept) {
+        ASSERT_TRUE(s.has_value());  // in time, woken by its condvar
+        EXPECT_FALSE(*s);
+    }
 }
 
 }  // namespace
