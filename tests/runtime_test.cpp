@@ -193,6 +193,41 @@ TEST(Runtime, DeadlineInterruptsASleepArmedOnAnotherLoop) {
     EXPECT_EQ(s.ended_on, &rt.at(0));
 }
 
+TEST(Runtime, SignalsFromAnotherLoopReachASetAndATimedCondvarWait) {
+    // Loop 1 signals condvars that a thread of loop 0 waits on through an interrupts set and
+    // through with_timeout(d, cv.wait()): the claim comes from another loop, and the wait's
+    // own loop unlinks it from the other condvar of the set.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    struct shared {
+        cpc::condvar a, b, c;
+        std::optional<bool> slept;
+        std::size_t left_linked = 9;
+        bool signalled = false;
+    } s;
+    rt.spawn_on(rt.at(0), [](shared* s) -> cpc::task<void> {
+        const bool slept = co_await cpc::sleep(10s, cpc::interrupts{&s->a, &s->b});
+        s->slept = slept;
+        s->left_linked = s->a.count() + s->b.count();
+        s->signalled = co_await cpc::with_timeout(10s, s->c.wait());
+    }(&s));
+    rt.spawn_on(rt.at(1), [](shared* s) -> cpc::task<void> {
+        const auto give_up = clock::now() + 5s;  // a safety net only
+        while (s->b.count() == 0 && clock::now() < give_up)
+            co_await cpc::sleep(100us);
+        s->b.signal();
+        while (s->c.count() == 0 && clock::now() < give_up)
+            co_await cpc::sleep(100us);
+        s->c.signal();
+    }(&s));
+    const auto start = clock::now();
+    rt.run();
+    ASSERT_TRUE(s.slept.has_value());
+    EXPECT_FALSE(*s.slept);
+    EXPECT_EQ(s.left_linked, 0u);
+    EXPECT_TRUE(s.signalled);
+    EXPECT_LT(since(start), 2s);
+}
+
 // What two loops' threads share in the close tests: each step is published by one loop and
 // polled by the other.
 struct close_steps {
