@@ -91,6 +91,33 @@ TEST(IoCancel, BufferFreedAfterATimedOutReadIsNeverUsed) {
     EXPECT_EQ(late, std::string(kLate, sizeof kLate));
 }
 
+// with_timeout on the operation itself (no task around it): the same cancellation, and the
+// value of an operation that completed in time.
+TEST(IoCancel, DirectDeadlineOnAnOperation) {
+    if (!on_io_uring()) GTEST_SKIP() << "read operations are io_uring's";
+    static constexpr cpc::loop::prepare_fn prepare = [](io_uring_sqe* sqe, void* ctx) noexcept {
+        const auto* a = static_cast<read_args*>(ctx);
+        io_uring_prep_read(sqe, a->fd, a->buf, a->len, static_cast<__u64>(-1));
+    };
+    auto body = [](int fd, int peer, unsigned char* buf, std::optional<int>* late,
+                   std::optional<int>* in_time) -> cpc::task<void> {
+        read_args a{fd, buf, 4096};
+        *late = co_await cpc::with_timeout(5ms, cpc::io_op(fd, prepare, &a));
+        delete[] buf;  // the kernel must be done with it: ASan would see a later use
+        EXPECT_EQ(::write(peer, kLate, sizeof kLate), static_cast<ssize_t>(sizeof kLate));
+        co_await cpc::sleep(20ms);
+        char got[64];
+        read_args b{fd, got, sizeof got};
+        *in_time = co_await cpc::with_timeout(2s, cpc::io_op(fd, prepare, &b));
+    };
+    socket_pair s;
+    std::optional<int> late = 0, in_time;
+    run_main(body(s.fd[0], s.fd[1], new unsigned char[4096], &late, &in_time));
+    EXPECT_FALSE(late.has_value());
+    ASSERT_TRUE(in_time.has_value());
+    EXPECT_EQ(*in_time, static_cast<int>(sizeof kLate));  // the timed-out read took none of it
+}
+
 TEST(IoCancel, InterruptedReadResumesWithNothingRead) {
     if (!on_io_uring()) GTEST_SKIP() << "read operations are io_uring's";
     auto body = [](int fd, int peer, std::vector<unsigned char>* buf, int* r) -> cpc::task<void> {

@@ -588,6 +588,36 @@ TEST(Io, AcceptAndConnectOnLoopback) {
     EXPECT_EQ(peers, (std::vector<std::string>{"127.0.0.1", "127.0.0.1", "127.0.0.1"}));
 }
 
+TEST(Io, TryAcceptTakesWhatIsPendingWithoutWaiting) {
+    listener l;
+    errno = 0;
+    EXPECT_EQ(cpc::try_accept(l.fd), -1);  // nothing pending: no wait
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    int clients[2];
+    for (int& c : clients) {
+        c = tcp_socket();
+        const int r = ::connect(c, reinterpret_cast<const sockaddr*>(&l.addr), sizeof l.addr);
+        ASSERT_TRUE(r == 0 || errno == EINPROGRESS) << std::strerror(errno);
+    }
+    // Loopback connections are in the accept queue once connect has returned.
+    sockaddr_in peer{};
+    socklen_t len = sizeof peer;
+    const int first = cpc::try_accept(l.fd, reinterpret_cast<sockaddr*>(&peer), &len);
+    ASSERT_GE(first, 0) << std::strerror(errno);
+    EXPECT_EQ(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    EXPECT_TRUE(::fcntl(first, F_GETFL) & O_NONBLOCK);
+    EXPECT_TRUE(::fcntl(first, F_GETFD) & FD_CLOEXEC);
+    const int second = cpc::try_accept(l.fd);
+    ASSERT_GE(second, 0) << std::strerror(errno);
+    EXPECT_EQ(cpc::try_accept(l.fd), -1);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    for (int fd : {first, second, clients[0], clients[1]})
+        cpc::close(fd);
+    errno = 0;
+    EXPECT_EQ(cpc::try_accept(-1), -1);  // any other error comes back as it is
+    EXPECT_EQ(errno, EBADF);
+}
+
 TEST(Io, LargeTransferBothWaysOverTcp) {
     // One client thread writes 4 MiB while another reads the echo on the same socket.
     auto client = [](const sockaddr_in* addr, const std::vector<char>* data,

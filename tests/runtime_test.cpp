@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -190,6 +191,41 @@ TEST(Runtime, DeadlineInterruptsASleepArmedOnAnotherLoop) {
     EXPECT_EQ(s.slept_on, &rt.at(1));
     EXPECT_FALSE(s.in_time);
     EXPECT_EQ(s.ended_on, &rt.at(0));
+}
+
+TEST(Runtime, SignalsFromAnotherLoopReachASetAndATimedCondvarWait) {
+    // Loop 1 signals condvars that a thread of loop 0 waits on through an interrupts set and
+    // through with_timeout(d, cv.wait()): the claim comes from another loop, and the wait's
+    // own loop unlinks it from the other condvar of the set.
+    cpc::runtime rt({.threads = 2, .pin = false, .steal = false});
+    struct shared {
+        cpc::condvar a, b, c;
+        std::optional<bool> slept;
+        std::size_t left_linked = 9;
+        bool signalled = false;
+    } s;
+    rt.spawn_on(rt.at(0), [](shared* s) -> cpc::task<void> {
+        const bool slept = co_await cpc::sleep(10s, cpc::interrupts{&s->a, &s->b});
+        s->slept = slept;
+        s->left_linked = s->a.count() + s->b.count();
+        s->signalled = co_await cpc::with_timeout(10s, s->c.wait());
+    }(&s));
+    rt.spawn_on(rt.at(1), [](shared* s) -> cpc::task<void> {
+        const auto give_up = clock::now() + 5s;  // a safety net only
+        while (s->b.count() == 0 && clock::now() < give_up)
+            co_await cpc::sleep(100us);
+        s->b.signal();
+        while (s->c.count() == 0 && clock::now() < give_up)
+            co_await cpc::sleep(100us);
+        s->c.signal();
+    }(&s));
+    const auto start = clock::now();
+    rt.run();
+    ASSERT_TRUE(s.slept.has_value());
+    EXPECT_FALSE(*s.slept);
+    EXPECT_EQ(s.left_linked, 0u);
+    EXPECT_TRUE(s.signalled);
+    EXPECT_LT(since(start), 2s);
 }
 
 // What two loops' threads share in the close tests: each step is published by one loop and
@@ -481,6 +517,47 @@ TEST(Stealing, APinnedColorStays) {
     }
     rt.run();
     EXPECT_FALSE(moved);
+}
+
+TEST(Stealing, AColorWaitingUnderADirectDeadlineStays) {
+    // with_timeout(d, awaiter) pins the color too while its deadline is armed: the color's
+    // other threads, yielding meanwhile on a busy loop beside an idle one, never move.
+    cpc::runtime rt({.threads = 2,
+                     .pin = false,
+                     .steal_min_ready = 1,
+                     .steal_far_min_ready = 1,
+                     .steal_hysteresis = 0});
+    std::vector<std::unique_ptr<cpc::color>> colors;
+    for (int i = 0; i < 4; ++i)
+        colors.push_back(std::make_unique<cpc::color>(rt.at(0)));
+    std::vector<cpc::condvar> done(colors.size());
+    std::atomic<int> moved{0};
+    std::vector<std::optional<bool>> slept(colors.size(), true);
+    for (std::size_t c = 0; c < colors.size(); ++c) {
+        rt.spawn(
+            [](cpc::condvar* done, std::optional<bool>* slept) -> cpc::task<void> {
+                *slept = co_await cpc::with_timeout(10s, cpc::sleep(10s, done));
+            }(&done[c], &slept[c]),
+            *colors[c]);
+        rt.spawn(
+            [](cpc::condvar* done, std::atomic<int>* moved) -> cpc::task<void> {
+                cpc::loop* start = cpc::loop::current();
+                for (int i = 0; i < 2000; ++i) {
+                    co_await cpc::yield();
+                    if (cpc::loop::current() != start) moved->fetch_add(1);
+                }
+                done->signal_all();
+            }(&done[c], &moved),
+            *colors[c]);
+    }
+    rt.run();
+    // (A color may be stolen before its first thread has run and armed the deadline: the
+    // yielder measures from where it starts.)
+    EXPECT_EQ(moved.load(), 0);
+    for (const std::optional<bool>& s : slept) {
+        ASSERT_TRUE(s.has_value());  // in time, woken by its condvar
+        EXPECT_FALSE(*s);
+    }
 }
 
 }  // namespace

@@ -462,4 +462,227 @@ TEST(WithTimeout, TaskEndingOnAPoolComesBackBeforeTheDeadlineIsCancelled) {
     EXPECT_LT(since(start), 5s);  // the 10 s deadline was cancelled, not waited for
 }
 
+// with_timeout(d, awaiter): one wait under a deadline, without a task.
+
+std::size_t pending_timers() {
+    return cpc::loop::current()->pending_timers();
+}
+
+// An awaiter ready at once, which records the loop's timers when it is resumed.
+struct ready_value {
+    std::size_t* timers_seen;
+    bool await_ready() const noexcept { return true; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    int await_resume() const {
+        *timers_seen = pending_timers();
+        return 5;
+    }
+};
+
+// An awaiter that is not ready but does not suspend either (as io_wait on a regular file).
+struct not_suspending {
+    std::size_t* timers_seen;
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<>) const noexcept {
+        *timers_seen = pending_timers();
+        return false;
+    }
+    void await_resume() const noexcept {}
+};
+
+// with_timeout's result is awaited in the expression that made it, never kept.
+template <class T>
+concept awaitable_when_kept = requires(T& kept) {
+    kept.operator co_await();
+};
+static_assert(!awaitable_when_kept<cpc::detail::timed<cpc::sleep_awaiter>>);
+
+TEST(WithTimeoutAwaiter, ReadyAtOnceArmsNoTimer) {
+    auto body = [](std::size_t* ready_timers, std::size_t* waiting_timers,
+                   std::size_t* after_timers, std::optional<int>* value,
+                   bool* in_time) -> cpc::task<void> {
+        *value = co_await cpc::with_timeout(10s, ready_value{ready_timers});
+        *in_time = co_await cpc::with_timeout(10s, not_suspending{waiting_timers});
+        *after_timers = pending_timers();
+    };
+    std::size_t ready_timers = 9, waiting_timers = 9, after_timers = 9;
+    std::optional<int> value;
+    bool in_time = false;
+    const auto start = clock::now();
+    run_main(body(&ready_timers, &waiting_timers, &after_timers, &value, &in_time));
+    EXPECT_EQ(ready_timers, 0u);    // ready at once: no deadline was armed
+    EXPECT_EQ(waiting_timers, 1u);  // about to suspend: the deadline is armed
+    EXPECT_EQ(after_timers, 0u);    // and cancelled when the wait ends
+    ASSERT_TRUE(value.has_value());
+    EXPECT_EQ(*value, 5);
+    EXPECT_TRUE(in_time);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeoutAwaiter, DeadlineInterruptsIoWait) {
+    auto body = [](int fd, std::optional<bool>* ready, std::size_t* timers_after,
+                   std::chrono::nanoseconds* elapsed) -> cpc::task<void> {
+        const auto start = clock::now();
+        *ready = co_await cpc::with_timeout(15ms, cpc::io_wait(fd, cpc::in));
+        *elapsed = since(start);
+        *timers_after = pending_timers();
+    };
+    pipe_pair p;
+    std::optional<bool> ready = true;
+    std::size_t timers_after = 9;
+    std::chrono::nanoseconds elapsed{};
+    run_main(body(p.read_end, &ready, &timers_after, &elapsed));
+    EXPECT_FALSE(ready.has_value());
+    EXPECT_EQ(timers_after, 0u);
+    EXPECT_GE(elapsed, 15ms);
+    EXPECT_LT(elapsed, 2s);
+}
+
+TEST(WithTimeoutAwaiter, IoWaitReadyInTimeOrInterruptedByItsCondvar) {
+    auto body = [](int fd, cpc::condvar* cv, std::optional<bool>* ready,
+                   std::optional<bool>* interrupted) -> cpc::task<void> {
+        *interrupted = co_await cpc::with_timeout(10s, cpc::io_wait(fd, cpc::in, cv));
+        *ready = co_await cpc::with_timeout(10s, cpc::io_wait(fd, cpc::in));
+    };
+    auto other = [](int fd, cpc::condvar* cv) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);
+        cv->signal();
+        co_await cpc::sleep(2ms);
+        EXPECT_EQ(::write(fd, "x", 1), 1);
+    };
+    pipe_pair p;
+    cpc::condvar cv;
+    std::optional<bool> ready, interrupted;
+    const auto start = clock::now();
+    cpc::spawn(other(p.write_end, &cv));
+    run_main(body(p.read_end, &cv, &ready, &interrupted));
+    ASSERT_TRUE(interrupted.has_value());  // in time, but woken by the condvar
+    EXPECT_FALSE(*interrupted);
+    ASSERT_TRUE(ready.has_value());
+    EXPECT_TRUE(*ready);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeoutAwaiter, Sleep) {
+    auto body = [](std::optional<bool>* cut, std::optional<bool>* whole) -> cpc::task<void> {
+        *cut = co_await cpc::with_timeout(5ms, cpc::sleep(10s));
+        *whole = co_await cpc::with_timeout(10s, cpc::sleep(1ms));
+    };
+    std::optional<bool> cut = true, whole;
+    const auto start = clock::now();
+    run_main(body(&cut, &whole));
+    EXPECT_FALSE(cut.has_value());
+    ASSERT_TRUE(whole.has_value());
+    EXPECT_TRUE(*whole);
+    EXPECT_GE(since(start), 6ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeoutAwaiter, NestsInsideATaskDeadline) {
+    // The task form's deadline cuts a longer direct one; a shorter direct one fires first and
+    // leaves the task's scope as it was.
+    auto inner = [](std::optional<bool>* short_one, bool* slept_after,
+                    std::optional<bool>* long_one) -> cpc::task<int> {
+        *short_one = co_await cpc::with_timeout(5ms, cpc::sleep(10s));
+        *slept_after = co_await cpc::sleep(1ms);
+        *long_one = co_await cpc::with_timeout(10s, cpc::sleep(10s));
+        co_return 1;
+    };
+    auto body = [](decltype(inner) make, std::optional<bool>* short_one, bool* slept_after,
+                   std::optional<bool>* long_one, std::optional<int>* outer) -> cpc::task<void> {
+        *outer = co_await cpc::with_timeout(30ms, make(short_one, slept_after, long_one));
+    };
+    std::optional<bool> short_one = true, long_one = true;
+    bool slept_after = false;
+    std::optional<int> outer = 0;
+    const auto start = clock::now();
+    run_main(body(inner, &short_one, &slept_after, &long_one, &outer));
+    EXPECT_FALSE(short_one.has_value());
+    EXPECT_TRUE(slept_after);
+    EXPECT_FALSE(long_one.has_value());
+    EXPECT_FALSE(outer.has_value());
+    EXPECT_GE(since(start), 30ms);
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeoutAwaiter, AfterTheEnclosingDeadlineItIsCutAtOnce) {
+    auto inner = [](std::optional<bool>* direct, std::size_t* timers) -> cpc::task<void> {
+        const bool first = co_await cpc::sleep(10s);  // cut by the enclosing deadline
+        EXPECT_FALSE(first);
+        *direct = co_await cpc::with_timeout(10s, cpc::sleep(10s));
+        *timers = pending_timers();
+    };
+    auto body = [](decltype(inner) make, std::optional<bool>* direct,
+                   std::size_t* timers) -> cpc::task<void> {
+        const bool in_time = co_await cpc::with_timeout(5ms, make(direct, timers));
+        EXPECT_FALSE(in_time);
+    };
+    std::optional<bool> direct = true;
+    std::size_t timers = 9;
+    const auto start = clock::now();
+    run_main(body(inner, &direct, &timers));
+    EXPECT_FALSE(direct.has_value());
+    EXPECT_EQ(timers, 0u);  // the enclosing deadline fired, and the direct one left none
+    EXPECT_LT(since(start), 2s);
+}
+
+TEST(WithTimeoutAwaiter, CondvarWaitEndsAtTheDeadline) {
+    auto body = [](cpc::condvar* cv, bool* signalled,
+                   std::chrono::nanoseconds* elapsed) -> cpc::task<void> {
+        const auto start = clock::now();
+        *signalled = co_await cpc::with_timeout(10ms, cv->wait());
+        *elapsed = since(start);
+        EXPECT_EQ(cv->count(), 0u);  // the waiter left the condvar
+        cv->signal();                // wakes nobody
+    };
+    cpc::condvar cv;
+    bool signalled = true;
+    std::chrono::nanoseconds elapsed{};
+    run_main(body(&cv, &signalled, &elapsed));  // also checks that nobody was left blocked
+    EXPECT_FALSE(signalled);
+    EXPECT_GE(elapsed, 10ms);
+    EXPECT_LT(elapsed, 2s);
+}
+
+TEST(WithTimeoutAwaiter, CondvarSignalledInTime) {
+    auto waiter = [](cpc::condvar* cv, int* woken) -> cpc::task<void> {
+        const bool signalled = co_await cpc::with_timeout(10s, cv->wait());
+        EXPECT_TRUE(signalled);
+        ++*woken;
+    };
+    auto signaller = [](cpc::condvar* cv) -> cpc::task<void> {
+        co_await cpc::sleep(2ms);
+        EXPECT_EQ(cv->count(), 2u);
+        cv->signal();  // the oldest waiter only
+        co_await cpc::sleep(2ms);
+        cv->signal_all();
+    };
+    cpc::condvar cv;
+    int woken = 0;
+    const auto start = clock::now();
+    cpc::spawn(waiter(&cv, &woken));
+    cpc::spawn(waiter(&cv, &woken));
+    cpc::spawn(signaller(&cv));
+    cpc_test::main_loop();
+    EXPECT_EQ(woken, 2);
+    EXPECT_LT(since(start), 2s);  // the 10 s deadlines were cancelled
+}
+
+TEST(WithTimeoutAwaiter, CondvarWaitCutByAnEnclosingDeadline) {
+    auto inner = [](cpc::condvar* cv, bool* signalled) -> cpc::task<void> {
+        *signalled = co_await cpc::with_timeout(10s, cv->wait());
+    };
+    auto body = [](decltype(inner) make, cpc::condvar* cv, bool* signalled) -> cpc::task<void> {
+        const bool in_time = co_await cpc::with_timeout(5ms, make(cv, signalled));
+        EXPECT_FALSE(in_time);
+    };
+    cpc::condvar cv;
+    bool signalled = true;
+    const auto start = clock::now();
+    run_main(body(inner, &cv, &signalled));
+    EXPECT_FALSE(signalled);
+    EXPECT_EQ(cv.count(), 0u);
+    EXPECT_LT(since(start), 2s);
+}
+
 }  // namespace

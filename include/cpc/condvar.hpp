@@ -66,6 +66,10 @@ class condvar::awaiter : detail::wait_link {
         }
     }
 
+    // The condvar to wait on; only before the awaiter is awaited (with_timeout waits on it
+    // in its own way).
+    condvar& target() const noexcept { return *cv_; }
+
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
         CPC_CHECK(detail::tl_loop,

@@ -17,7 +17,8 @@
 // as CPC's wrappers did. EINTR is retried inside; every other error comes back as a value in
 // `error`, never as a retry forever.
 //
-// `interrupt` (and an enclosing with_timeout) cuts a call short: the result then carries
+// `interrupt` (a condvar*, or a cpc::interrupts set of several: interrupts.hpp) and an
+// enclosing with_timeout cut a call short: the result then carries
 // std::errc::operation_canceled and the bytes moved so far. On io_uring an operation in
 // flight is cancelled and the call returns only once the kernel has let go of the buffer:
 // memory passed to an interrupted call may be freed as soon as it returns, on either backend.
@@ -39,6 +40,7 @@
 #include <system_error>
 
 #include "cpc/condvar.hpp"
+#include "cpc/interrupts.hpp"
 #include "cpc/task.hpp"
 
 namespace cpc {
@@ -65,9 +67,10 @@ struct accept_result {
 
 // Reads up to len bytes of fd into buf; returns after the first successful call (0 bytes:
 // end of file).
-task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt = nullptr);
+task<io_result> read(int fd, void* buf, std::size_t len, interrupt_source interrupt = {});
 // read with recv(2)'s flags.
-task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt = nullptr);
+task<io_result> recv(int fd, void* buf, std::size_t len, int flags,
+                     interrupt_source interrupt = {});
 // read for a descriptor that is probably idle, such as a kept-alive connection between two
 // requests: the caller expects to wait. The results, the interruption and the buffer's
 // guarantees are read's. On an io_uring loop with a provided-buffer ring, the read is submitted
@@ -75,23 +78,23 @@ task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* int
 // would answer EAGAIN): the wait and the read are one operation, and the data costs no system
 // call of its own. Elsewhere the thread waits for readiness and then reads.
 task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
-                                    condvar* interrupt = nullptr);
+                                    interrupt_source interrupt = {});
 // Writes all len bytes of buf to fd, unless an error or an interruption stops it.
-task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt = nullptr);
+task<io_result> write(int fd, const void* buf, std::size_t len, interrupt_source interrupt = {});
 // write with send(2)'s flags (MSG_NOSIGNAL is always added).
 task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
-                     condvar* interrupt = nullptr);
+                     interrupt_source interrupt = {});
 // The iovec array is not modified; partial writes continue from where the kernel stopped.
-task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt = nullptr);
+task<io_result> writev(int fd, const iovec* iov, int iovcnt, interrupt_source interrupt = {});
 // Sends len bytes of in_fd from *offset (advanced by what was sent) to out_fd.
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
-                         condvar* interrupt = nullptr);
+                         interrupt_source interrupt = {});
 // The accepted fd is non-blocking and close-on-exec. ECONNABORTED is retried; EMFILE and
 // ENFILE come back as errors so that the server decides how to back off. `shared`: several
 // loops accept on listen_fd at once; each waits with cpc::exclusive (loop.hpp), so that a
 // new connection wakes one sleeping loop rather than all of them.
 task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr,
-                           condvar* interrupt = nullptr, bool shared = false);
+                           interrupt_source interrupt = {}, bool shared = false);
 // accept for a listener that expects to wait, such as Knot-C's after each connection it
 // takes (httpd's --policy active). Results, interruption and `shared` are accept's. On an
 // io_uring loop it is submitted as an operation at once, without the accept4 that accept
@@ -100,10 +103,18 @@ task<accept_result> accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* a
 // readiness, then accepts.
 task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr = nullptr,
                                           socklen_t* addrlen = nullptr,
-                                          condvar* interrupt = nullptr, bool shared = false);
+                                          interrupt_source interrupt = {}, bool shared = false);
+// accept without waiting, for a loop that drains a listener it knows to be ready (after an
+// io_wait, or in a batch after one accept): a plain function, callable from native code.
+// Returns the new fd (non-blocking and close-on-exec, as accept's), or -1 with errno as
+// accept4 left it: EAGAIN (== EWOULDBLOCK) when no connection is pending, EMFILE and ENFILE
+// for the server to back off, any other error. EINTR and ECONNABORTED are retried. The
+// loop of the calling kernel thread forgets whatever it knew of the new fd's number, as
+// accept does. listen_fd must be non-blocking, else the call blocks the kernel thread.
+int try_accept(int listen_fd, sockaddr* addr = nullptr, socklen_t* addrlen = nullptr) noexcept;
 // fd must be a non-blocking socket. Returns the connection's outcome.
 task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
-                              condvar* interrupt = nullptr);
+                              interrupt_source interrupt = {});
 
 // Closes fd after every loop that knows it forgets it, so that a later fd with the same
 // number starts afresh everywhere. Thread-safe. The loop of this kernel thread (if any)

@@ -11,7 +11,8 @@
 // the operation works on (-1 if none): a cpc::close of it, from any kernel thread, cancels the
 // operation and it completes with -EBADF.
 //
-// Interruption is cancellation: when `interrupt` is signalled, or the deadline of an enclosing
+// Interruption is cancellation: when `interrupt` (a condvar* or a cpc::interrupts set) is
+// signalled, or the deadline of an enclosing
 // with_timeout passes, the loop asks the kernel to cancel the operation, and the thread
 // resumes only when the operation's completion has arrived, that is when the kernel no longer
 // uses its buffers: memory the operation reads or writes may be freed as soon as co_await
@@ -30,6 +31,7 @@
 #include "cpc/condvar.hpp"
 #include "cpc/detail/interruption.hpp"
 #include "cpc/detail/wake.hpp"
+#include "cpc/interrupts.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -54,7 +56,7 @@ struct io_op_base {
 class io_op_awaiter : detail::io_op_base {
   public:
     // An operation on fd (-1 if none) whose SQE prepare(sqe, ctx) fills.
-    io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, condvar* interrupt) noexcept
+    io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, interrupt_source interrupt) noexcept
         : prepare_(prepare), ctx_(ctx), interrupt_(interrupt) {
         this->fd = fd;
         complete = &completed;
@@ -82,8 +84,7 @@ class io_op_awaiter : detail::io_op_base {
         }
         loop_->submit_op(this, prepare_, ctx_);
         if (interrupt_ || scope) {
-            if (!interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr, scope, loop_,
-                                   this, &interrupted)) {
+            if (!interruption_.arm(interrupt_, scope, loop_, this, &interrupted)) {
                 // The deadline passed on another loop meanwhile: the operation is in the
                 // kernel's hands already, so it is cancelled and its completion awaited.
                 interrupted_ = true;
@@ -132,7 +133,7 @@ class io_op_awaiter : detail::io_op_base {
 
     loop::prepare_fn prepare_;
     void* ctx_;
-    condvar* interrupt_;
+    interrupt_source interrupt_;
     loop* loop_ = nullptr;
     scheduler* home_ = nullptr;
     detail::cancel_scope* scope_ = nullptr;
@@ -146,7 +147,7 @@ class io_op_awaiter : detail::io_op_base {
 // co_await cpc::io_op(fd, prepare, ctx, interrupt): one io_uring operation (see the top of
 // this file).
 inline io_op_awaiter io_op(int fd, loop::prepare_fn prepare, void* ctx,
-                           condvar* interrupt = nullptr) noexcept {
+                           interrupt_source interrupt = {}) noexcept {
     return io_op_awaiter{fd, prepare, ctx, interrupt};
 }
 

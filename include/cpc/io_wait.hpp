@@ -1,6 +1,7 @@
 // co_await cpc::io_wait(fd, cpc::in | cpc::out, interrupt): suspends until fd is ready.
 // cpc::exclusive may be added for an fd that several loops wait on at once (loop.hpp).
 //
+// `interrupt` is a condvar*, a cpc::interrupts set (any of its condvars), or nothing.
 // Returns true when the kernel reports one of the requested kinds of readiness (or an error
 // or hang-up on fd, which the next read or write will report), false when interrupted by a
 // signal on `interrupt` or by the deadline of an enclosing with_timeout. Readiness is level-
@@ -26,6 +27,7 @@
 #include "cpc/condvar.hpp"
 #include "cpc/detail/interruption.hpp"
 #include "cpc/detail/wake.hpp"
+#include "cpc/interrupts.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -38,8 +40,9 @@ bool poll_kernel_thread(int fd, unsigned events) noexcept;
 // What co_await cpc::io_wait(...) awaits.
 class io_wait_awaiter {
   public:
-    // An awaiter for events of fd, interrupted by interrupt (may be null).
-    io_wait_awaiter(int fd, unsigned events, condvar* interrupt) noexcept
+    // An awaiter for events of fd, interrupted by interrupt (a condvar, an interrupts set, or
+    // none).
+    io_wait_awaiter(int fd, unsigned events, interrupt_source interrupt) noexcept
         : fd_(fd), events_(events), interrupt_(interrupt) {}
     io_wait_awaiter(const io_wait_awaiter&) = delete;
     io_wait_awaiter& operator=(const io_wait_awaiter&) = delete;
@@ -67,13 +70,12 @@ class io_wait_awaiter {
             return false;
         }
         if (interrupt_ || scope) {
-            const bool armed = interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr,
-                                                 scope, loop_, this, [](void* owner) noexcept {
-                                                     auto* self =
-                                                         static_cast<io_wait_awaiter*>(owner);
-                                                     self->stop_watching();
-                                                     detail::wake_at(self->home_, self->frame_);
-                                                 });
+            const bool armed =
+                interruption_.arm(interrupt_, scope, loop_, this, [](void* owner) noexcept {
+                    auto* self = static_cast<io_wait_awaiter*>(owner);
+                    self->stop_watching();
+                    detail::wake_at(self->home_, self->frame_);
+                });
             if (!armed) {  // the deadline passed on another loop meanwhile
                 stop_watching();
                 return false;
@@ -110,7 +112,7 @@ class io_wait_awaiter {
 
     int fd_;
     unsigned events_;
-    condvar* interrupt_;
+    interrupt_source interrupt_;
     loop* loop_ = nullptr;  // where fd is watched
     scheduler* home_ = nullptr;
     std::coroutine_handle<> frame_;
@@ -122,7 +124,7 @@ class io_wait_awaiter {
 
 // co_await cpc::io_wait(fd, events, interrupt): true when fd is ready, false when
 // interrupted (see the top of this file).
-inline io_wait_awaiter io_wait(int fd, unsigned events, condvar* interrupt = nullptr) noexcept {
+inline io_wait_awaiter io_wait(int fd, unsigned events, interrupt_source interrupt = {}) noexcept {
     return io_wait_awaiter{fd, events, interrupt};
 }
 

@@ -137,6 +137,8 @@ class loop final : public scheduler {
     void cancel_timer(detail::timer_node* t) noexcept {
         if (t->pending()) timers_.cancel(t);
     }
+    // Timers armed and not fired yet (sleeps, deadlines...).
+    std::size_t pending_timers() const noexcept { return timers_.size(); }
     // Links l as a waiter for one readiness kind (in or out, possibly with the exclusive
     // flag) of fd; l->wake is called when
     // the kernel reports it (or an error or hang-up on fd). Returns false, linking nothing,

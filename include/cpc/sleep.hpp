@@ -1,7 +1,8 @@
 // co_await cpc::sleep(d, interrupt): suspends the thread for d.
 //
 // Returns true when the whole duration elapsed, false when the thread was woken early by a
-// signal on `interrupt` (signal or signal_all) or by the deadline of an enclosing
+// signal on `interrupt` (signal or signal_all; a condvar*, or a cpc::interrupts set of
+// several, interrupts.hpp) or by the deadline of an enclosing
 // with_timeout. CPC's timeouts are built this way: a timeout thread sleeps, then signals the
 // condvar that an I/O wait listens to. Deadlines are measured from the loop's cached time
 // (loop::now). On a pool thread the kernel thread sleeps and `interrupt` is not listened to.
@@ -19,6 +20,7 @@
 #include "cpc/detail/interruption.hpp"
 #include "cpc/detail/timer_heap.hpp"
 #include "cpc/detail/wake.hpp"
+#include "cpc/interrupts.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -31,8 +33,9 @@ void sleep_kernel_thread(std::int64_t ns) noexcept;
 // What co_await cpc::sleep(...) awaits: true when the whole duration elapsed.
 class sleep_awaiter {
   public:
-    // A sleep of ns nanoseconds, interrupted by interrupt (may be null).
-    sleep_awaiter(std::int64_t ns, condvar* interrupt) noexcept : ns_(ns), interrupt_(interrupt) {}
+    // A sleep of ns nanoseconds, interrupted by interrupt (a condvar, an interrupts set, or none).
+    sleep_awaiter(std::int64_t ns, interrupt_source interrupt) noexcept
+        : ns_(ns), interrupt_(interrupt) {}
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
@@ -67,13 +70,12 @@ class sleep_awaiter {
         };
         loop_->add_timer(&timer_, ns_);
         if (interrupt_ || scope) {
-            const bool armed = interruption_.arm(interrupt_ ? &interrupt_->waiters() : nullptr,
-                                                 scope, loop_, this, [](void* owner) noexcept {
-                                                     auto* self =
-                                                         static_cast<sleep_awaiter*>(owner);
-                                                     self->loop_->cancel_timer(&self->timer_);
-                                                     detail::wake_at(self->home_, self->frame_);
-                                                 });
+            const bool armed =
+                interruption_.arm(interrupt_, scope, loop_, this, [](void* owner) noexcept {
+                    auto* self = static_cast<sleep_awaiter*>(owner);
+                    self->loop_->cancel_timer(&self->timer_);
+                    detail::wake_at(self->home_, self->frame_);
+                });
             if (!armed) {  // the deadline passed on another loop meanwhile
                 loop_->cancel_timer(&timer_);
                 return false;
@@ -90,7 +92,7 @@ class sleep_awaiter {
     };
 
     std::int64_t ns_;
-    condvar* interrupt_;
+    interrupt_source interrupt_;
     loop* loop_ = nullptr;  // where the timer is armed
     scheduler* home_ = nullptr;
     std::coroutine_handle<> frame_;
@@ -102,7 +104,8 @@ class sleep_awaiter {
 // co_await cpc::sleep(d, interrupt): true when d elapsed, false when interrupted (see the
 // top of this file).
 template <class Rep, class Period>
-sleep_awaiter sleep(std::chrono::duration<Rep, Period> d, condvar* interrupt = nullptr) noexcept {
+sleep_awaiter sleep(std::chrono::duration<Rep, Period> d,
+                    interrupt_source interrupt = {}) noexcept {
     return sleep_awaiter{std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(),
                          interrupt};
 }

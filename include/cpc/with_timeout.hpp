@@ -24,6 +24,25 @@
 // balanced by stealing; recolor (or spawn in) a color of another loop to move work
 // explicitly. Uncolored threads never move anyway. The task may still recolor or attach
 // elsewhere inside with_timeout: the deadline reaches its waits on any loop.
+//
+// co_await cpc::with_timeout(d, awaiter): the same for one wait, without a task: a bare
+// io_wait, sleep or io_op (or an awaiter of the program's that reads the scope of the frame
+// it suspends, as those do), awaited by the caller's own frame, with no frame of its own.
+//   std::optional<bool> ready = co_await cpc::with_timeout(5s, cpc::io_wait(fd, cpc::in));
+// - Results and rules as above: std::optional of the awaiter's value, empty when the deadline
+//   passed first (bool for a void awaiter); an io_op that completed although the deadline
+//   passed keeps its value; deadlines nest both ways with task-form ones; the color is pinned
+//   while the deadline is armed.
+// - The deadline is armed only when the thread suspends: an awaiter ready at once
+//   (await_ready) makes no scope and touches no timer. It is cancelled when the wait ends.
+// - A condvar wait is the exception to "condvar waits are not interrupted": with_timeout(d,
+//   cv.wait()) waits for a signal or the deadline, whichever comes first, and returns bool
+//   (true: signalled). A signal that picked the waiter is never lost: if it arrives in the
+//   same instant as the deadline, the result is true. It does not count as a thread blocked
+//   on a condvar (the pending deadline keeps the loop running).
+// - The awaiter is held by reference: call with_timeout in the co_await expression that makes
+//   it (awaiting a with_timeout kept in a variable does not compile). Awaiters that move the
+//   thread (attach, recolor, yield to another loop) take the task form, which comes back home.
 #pragma once
 
 #include <chrono>
@@ -36,6 +55,8 @@
 #include "cpc/attach.hpp"
 #include "cpc/color.hpp"
 #include "cpc/detail/cancel_scope.hpp"
+#include "cpc/detail/deadline_timer.hpp"
+#include "cpc/detail/timed_wait.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
 
@@ -53,33 +74,6 @@ struct enclosing_scope {
         return false;
     }
     cancel_scope* await_resume() const noexcept { return scope; }
-};
-
-// Fires the scope when the loop's clock reaches the deadline. The timer must be cancelled on
-// the loop where it was armed: a colored thread pins its color meanwhile, so that stealing
-// does not move it (with_timeout comes back to that color before the timer is destroyed).
-class deadline_timer : timer_node {
-  public:
-    deadline_timer(cancel_scope& scope, std::int64_t ns) : scope_(&scope), loop_(tl_loop) {
-        if (!loop_) return;
-        if (tl_scheduler && tl_scheduler->type() == scheduler::kind::color) {
-            color_ = static_cast<color*>(tl_scheduler);
-            color_->pin();
-        }
-        fire = [](timer_node* t) noexcept { static_cast<deadline_timer*>(t)->scope_->fire(); };
-        loop_->add_timer(this, ns);
-    }
-    ~deadline_timer() {
-        if (loop_) loop_->cancel_timer(this);
-        if (color_) color_->unpin();
-    }
-    deadline_timer(const deadline_timer&) = delete;
-    deadline_timer& operator=(const deadline_timer&) = delete;
-
-  private:
-    cancel_scope* scope_;
-    loop* loop_;
-    color* color_ = nullptr;
 };
 
 // What with_timeout keeps of the task's outcome until it is back home.
@@ -140,6 +134,12 @@ auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
         if (timed_out) co_return std::nullopt;
         co_return std::optional<T>{std::move(result->value)};
     }
+}
+
+template <class Rep, class Period, detail::timed_awaitable A>
+detail::timed<std::remove_reference_t<A>> with_timeout(std::chrono::duration<Rep, Period> d,
+                                                       A&& awaiter) noexcept {
+    return {awaiter, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()};
 }
 
 }  // namespace cpc

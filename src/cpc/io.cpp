@@ -60,7 +60,7 @@ std::size_t capped(std::size_t len) {
 // The call is tried first on io_uring too: a call that can complete must not suspend the
 // thread, and only one that would block pays for the operation.
 template <class Call, class Rest>
-task<io_result> transfer_all(int fd, std::size_t len, condvar* interrupt, Call call,
+task<io_result> transfer_all(int fd, std::size_t len, interrupt_source interrupt, Call call,
                              loop::prepare_fn prepare, Rest rest) {
     std::size_t done = 0;
     while (done < len) {
@@ -147,7 +147,7 @@ accept_result accepted(int fd) {
 // The connect itself is the operation: a connect in progress cannot be handed to io_uring
 // (it would answer EALREADY).
 task<std::error_code> connect_op(int fd, const sockaddr* addr, socklen_t addrlen,
-                                 condvar* interrupt) {
+                                 interrupt_source interrupt) {
     connect_args args{fd, addr, addrlen};
     io_op_awaiter op(fd, &prepare_connect, &args, interrupt);
     const int res = co_await op;
@@ -157,7 +157,7 @@ task<std::error_code> connect_op(int fd, const sockaddr* addr, socklen_t addrlen
 }
 
 task<std::error_code> connect_ready(int fd, const sockaddr* addr, socklen_t addrlen,
-                                    condvar* interrupt) {
+                                    interrupt_source interrupt) {
     if (::connect(fd, addr, addrlen) == 0) co_return std::error_code{};
     if (errno != EINPROGRESS && errno != EINTR) co_return last_error();
     if (!co_await io_wait(fd, out, interrupt)) co_return interrupted();
@@ -201,7 +201,7 @@ std::size_t take_provided(const io_op_awaiter& op, int res, void* buf) {
 }
 
 task<io_result> receive(int fd, void* buf, std::size_t len, int flags, bool socket,
-                        condvar* interrupt) {
+                        interrupt_source interrupt) {
     for (;;) {
         const ssize_t n = socket ? ::recv(fd, buf, len, flags) : ::read(fd, buf, len);
         if (n >= 0) co_return io_result{static_cast<std::size_t>(n), {}};
@@ -238,11 +238,11 @@ task<io_result> receive(int fd, void* buf, std::size_t len, int flags, bool sock
 // simulator's scratch) and the lazy-buffer idiom rely on: a read operation into it would hold
 // it for as long as it waits. Without the ring (epoll, an old kernel, a pool thread), or when
 // the ring is empty (ENOBUFS), the thread waits for readiness and calls again.
-task<io_result> read(int fd, void* buf, std::size_t len, condvar* interrupt) {
+task<io_result> read(int fd, void* buf, std::size_t len, interrupt_source interrupt) {
     return receive(fd, buf, len, 0, false, interrupt);
 }
 
-task<io_result> recv(int fd, void* buf, std::size_t len, int flags, condvar* interrupt) {
+task<io_result> recv(int fd, void* buf, std::size_t len, int flags, interrupt_source interrupt) {
     return receive(fd, buf, len, flags, true, interrupt);
 }
 
@@ -252,7 +252,7 @@ namespace {
 
 // io_uring: the read into the ring is the wait. Anything but data, the end or an error
 // (the ring is empty, EINTR) falls back to read.
-task<io_result> read_into_ring(int fd, void* buf, std::size_t len, condvar* interrupt) {
+task<io_result> read_into_ring(int fd, void* buf, std::size_t len, interrupt_source interrupt) {
     loop* here = loop::current();
     receive_args args{fd, static_cast<unsigned>(std::min(len, here->buffer_size())), 0,
                       here->buffer_group(), false};
@@ -267,7 +267,7 @@ task<io_result> read_into_ring(int fd, void* buf, std::size_t len, condvar* inte
     co_return r;
 }
 
-task<io_result> read_when_ready(int fd, void* buf, std::size_t len, condvar* interrupt) {
+task<io_result> read_when_ready(int fd, void* buf, std::size_t len, interrupt_source interrupt) {
     for (;;) {
         const bool ready = co_await io_wait(fd, in, interrupt);
         if (!ready) co_return io_result{0, interrupted()};
@@ -279,7 +279,8 @@ task<io_result> read_when_ready(int fd, void* buf, std::size_t len, condvar* int
 
 }  // namespace
 
-task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len, condvar* interrupt) {
+task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
+                                    interrupt_source interrupt) {
     const loop* here = loop::current();
     if (here && here->buffer_group() >= 0 && len != 0) {
         return read_into_ring(fd, buf, len, interrupt);
@@ -287,7 +288,7 @@ task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len, condvar*
     return read_when_ready(fd, buf, len, interrupt);
 }
 
-task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interrupt) {
+task<io_result> write(int fd, const void* buf, std::size_t len, interrupt_source interrupt) {
     const char* bytes = static_cast<const char*>(buf);
     return transfer_all(
         fd, len, interrupt, [=](std::size_t done) { return ::write(fd, bytes + done, len - done); },
@@ -297,7 +298,8 @@ task<io_result> write(int fd, const void* buf, std::size_t len, condvar* interru
         });
 }
 
-task<io_result> send(int fd, const void* buf, std::size_t len, int flags, condvar* interrupt) {
+task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
+                     interrupt_source interrupt) {
     const char* bytes = static_cast<const char*>(buf);
     return transfer_all(
         fd, len, interrupt,
@@ -310,7 +312,7 @@ task<io_result> send(int fd, const void* buf, std::size_t len, int flags, condva
         });
 }
 
-task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt) {
+task<io_result> writev(int fd, const iovec* iov, int iovcnt, interrupt_source interrupt) {
     std::size_t total = 0;
     for (int i = 0; i < iovcnt; ++i)
         total += iov[i].iov_len;
@@ -335,19 +337,29 @@ task<io_result> writev(int fd, const iovec* iov, int iovcnt, condvar* interrupt)
 // Readiness and sendfile(2) on both backends: io_uring has no sendfile operation, and a
 // splice through a pipe would cost a pipe per connection and two linked operations per chunk.
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
-                         condvar* interrupt) {
+                         interrupt_source interrupt) {
     return transfer_all(
         out_fd, len, interrupt,
         [=](std::size_t done) { return ::sendfile(out_fd, in_fd, offset, len - done); }, nullptr,
         no_rest);
 }
 
-task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, condvar* interrupt,
-                           bool shared) {
+int try_accept(int listen_fd, sockaddr* addr, socklen_t* addrlen) noexcept {
     for (;;) {
         const int fd = ::accept4(listen_fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) co_return accepted(fd);
-        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (fd >= 0) {
+            if (loop* l = loop::current()) l->forget_fd(fd);
+            return fd;
+        }
+        if (errno != EINTR && errno != ECONNABORTED) return -1;
+    }
+}
+
+task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen,
+                           interrupt_source interrupt, bool shared) {
+    for (;;) {
+        const int fd = try_accept(listen_fd, addr, addrlen);
+        if (fd >= 0) co_return accept_result{fd, {}};
         if (!would_block()) co_return accept_result{-1, last_error()};
         if (completes_here()) {
             // A shared socket: io_uring's accept waits with an exclusive poll of its own.
@@ -368,7 +380,7 @@ task<accept_result> accept(int listen_fd, sockaddr* addr, socklen_t* addrlen, co
 }
 
 task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr, socklen_t* addrlen,
-                                          condvar* interrupt, bool shared) {
+                                          interrupt_source interrupt, bool shared) {
     if (completes_here()) {
         accept_args args{listen_fd, addr, addrlen};
         io_op_awaiter op(listen_fd, &prepare_accept, &args, interrupt);
@@ -386,7 +398,8 @@ task<accept_result> accept_expecting_wait(int listen_fd, sockaddr* addr, socklen
     co_return r;
 }
 
-task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen, condvar* interrupt) {
+task<std::error_code> connect(int fd, const sockaddr* addr, socklen_t addrlen,
+                              interrupt_source interrupt) {
     if (completes_here()) return connect_op(fd, addr, addrlen, interrupt);
     return connect_ready(fd, addr, addrlen, interrupt);
 }

@@ -1,6 +1,7 @@
 // Links a suspended wait (sleep, io_wait) to what may cut it short: an explicit interrupt
-// condvar and the enclosing with_timeout scope. The first of them to fire unlinks both and
-// calls the owner's handler; the owner disarms it when the wait completes normally.
+// condvar (or a set of them, interrupts.hpp) and the enclosing with_timeout scope. The first
+// of them to fire unlinks the others and calls the owner's handler; the owner disarms it when
+// the wait completes normally.
 //
 // Whoever ends the wait first claims it (one atomic word): the completion (timer, fd), a
 // source firing on the wait's own loop, or a source firing from another loop. The handler
@@ -19,6 +20,7 @@
 #include "cpc/detail/cancel_scope.hpp"
 #include "cpc/detail/check.hpp"
 #include "cpc/detail/shared_wait_list.hpp"
+#include "cpc/interrupts.hpp"
 #include "cpc/loop.hpp"
 
 namespace cpc::detail {
@@ -36,7 +38,7 @@ class interruption {
 
     // Returns false, linking nothing, when the scope has already fired: the wait is
     // interrupted before it starts.
-    bool arm(shared_wait_list* condvar_waiters, cancel_scope* scope, loop* where, void* owner,
+    bool arm(interrupt_source interrupt, cancel_scope* scope, loop* where, void* owner,
              handler h) noexcept {
         owner_ = owner;
         handler_ = h;
@@ -48,9 +50,16 @@ class interruption {
                 return false;
             }
         }
-        if (condvar_waiters) {
-            prepare(cv_, condvar_waiters, kCvPopped);
-            condvar_waiters->push_back(&cv_);
+        if (condvar* cv = interrupt.single()) {
+            prepare(cv_, &cv->waiters(), kCvPopped);
+            cv->waiters().push_back(&cv_);
+        } else if (interrupts* set = interrupt.set()) {
+            set_ = set;
+            for (unsigned i = 0; i < set->count_; ++i) {
+                prepare(set->links_[i], &set->cvs_[i]->waiters(),
+                        static_cast<unsigned char>(kSetPopped << i));
+                set->cvs_[i]->waiters().push_back(&set->links_[i]);
+            }
         }
         armed_ = true;
         return true;
@@ -62,9 +71,14 @@ class interruption {
         if (!armed_) return (state_.load(std::memory_order_acquire) & kClaimed) == 0;
         armed_ = false;
         if (claim(0) & kClaimed) return false;
-        release(cv_);
-        release(scope_);
+        release_all();
         return true;
+    }
+
+    // The condvar fired on this wait (its signal picked it), whether or not it won the claim:
+    // a signal that reached the wait is not lost. Final once the thread has resumed.
+    bool condvar_fired() const noexcept {
+        return (state_.load(std::memory_order_acquire) & ~(kClaimed | kScopePopped)) != 0;
     }
 
   private:
@@ -74,12 +88,10 @@ class interruption {
     static constexpr unsigned char kClaimed = 1;
     static constexpr unsigned char kCvPopped = 2;
     static constexpr unsigned char kScopePopped = 4;
+    static constexpr unsigned char kSetPopped = 8;  // the first of a set's; the others above
+    static_assert(interrupts::max <= 5);
 
-    struct source : wait_link {
-        interruption* self = nullptr;
-        shared_wait_list* list = nullptr;
-        unsigned char popped_bit = 0;  // its bit in state_
-    };
+    using source = interrupt_link;
 
     // Sets bits and claims the wait; returns the state before. One loop: nobody else can
     // claim, and the wait's own paths need no atomic RMW.
@@ -105,7 +117,7 @@ class interruption {
         if (self->claim(s->popped_bit) & kClaimed) return;  // the last touch of a loser
         if (self->loop_ == tl_loop) {
             self->armed_ = false;
-            self->release(s == &self->cv_ ? self->scope_ : self->cv_);
+            self->release_all();  // not s: its bit is set, its list popped it
             self->handler_(self->owner_);
         } else {
             self->loop_->call_soon(&deliver, self);
@@ -115,8 +127,7 @@ class interruption {
     static void deliver(loop&, void* p) noexcept {
         auto* self = static_cast<interruption*>(p);
         self->armed_ = false;
-        self->release(self->cv_);
-        self->release(self->scope_);
+        self->release_all();
         self->handler_(self->owner_);
     }
     // A source its list popped is not touched again (the list may be gone). One not popped
@@ -127,8 +138,18 @@ class interruption {
         }
     }
 
+    void release_all() noexcept {
+        release(cv_);
+        release(scope_);
+        if (set_) {
+            for (unsigned i = 0; i < set_->count_; ++i)
+                release(set_->links_[i]);
+        }
+    }
+
     source cv_;
     source scope_;
+    interrupts* set_ = nullptr;
     loop* loop_ = nullptr;
     void* owner_ = nullptr;
     handler handler_ = nullptr;
