@@ -43,6 +43,7 @@ struct interrupt_link : wait_link {
 
 }  // namespace detail
 
+// A set of up to four condvars, a signal on any of which cuts a wait short (see above).
 class interrupts {
   public:
     // At most this many condvars (the wait keeps which ones fired in one byte).
@@ -58,6 +59,7 @@ class interrupts {
     interrupts(const interrupts&) = delete;
     interrupts& operator=(const interrupts&) = delete;
 
+    // The condvars in the set (the null ones were skipped).
     std::size_t size() const noexcept { return count_; }
 
   private:
@@ -75,14 +77,19 @@ class interrupts {
 // One word: a condvar*, or an interrupts* tagged in its lowest bit, or nothing.
 class interrupt_source {
   public:
+    // Nothing interrupts the wait (but an enclosing with_timeout).
     interrupt_source() noexcept = default;
+    // The same: no condvar.
     interrupt_source(std::nullptr_t) noexcept {}
+    // A signal on cv interrupts the wait (cv may be null: nothing does).
     interrupt_source(condvar* cv) noexcept : bits_(reinterpret_cast<std::uintptr_t>(cv)) {}
+    // A signal on any condvar of the set interrupts the wait; the set must outlive it.
     interrupt_source(interrupts& set) noexcept
         : bits_(reinterpret_cast<std::uintptr_t>(&set) | kSet) {}
     // A temporary set lives until the end of the co_await expression that made it.
     interrupt_source(interrupts&& set) noexcept : interrupt_source(set) {}
 
+    // True when a condvar or a set was given.
     explicit operator bool() const noexcept { return bits_ != 0; }
     // The single condvar, or null.
     condvar* single() const noexcept {

@@ -136,6 +136,9 @@ auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
     }
 }
 
+// Awaits one wait (io_wait, sleep, an io_op, a condvar wait) with deadline d, without a task
+// frame; the deadline is armed only if the wait suspends (see the top of this file). Call it in
+// the co_await expression that makes the awaiter.
 template <class Rep, class Period, detail::timed_awaitable A>
 detail::timed<std::remove_reference_t<A>> with_timeout(std::chrono::duration<Rep, Period> d,
                                                        A&& awaiter) noexcept {
