@@ -38,7 +38,7 @@ std::int64_t announcer_status::seconds_to_next_announce() const {
 
 announcer::announcer(const metainfo& torrent, announce_identity identity,
                      std::function<transfer_totals()> totals,
-                     std::function<void(const std::vector<endpoint>&)> on_peers,
+                     std::function<void(const std::vector<cpc::endpoint>&)> on_peers,
                      announcer_timing timing)
     : hash_(torrent.hash),
       identity_(std::move(identity)),

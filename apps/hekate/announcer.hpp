@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "endpoint.hpp"
+#include "cpc/net.hpp"
 #include "metainfo.hpp"
 #include "tracker_reply.hpp"
 #include "tracker_udp.hpp"
@@ -33,7 +33,7 @@ namespace hekate {
 struct announce_identity {
     std::array<std::uint8_t, 20> peer_id{};
     std::uint16_t port = 0;
-    std::optional<endpoint> bind;  // local address for tracker connections
+    std::optional<cpc::endpoint> bind;  // local address for tracker connections
     bool ipv4 = true;
     bool ipv6 = true;
     int numwant = 50;
@@ -81,7 +81,7 @@ class announcer {
     // our own address among them: the caller filters). Both are called on the loop.
     announcer(const metainfo& torrent, announce_identity identity,
               std::function<transfer_totals()> totals,
-              std::function<void(const std::vector<endpoint>&)> on_peers,
+              std::function<void(const std::vector<cpc::endpoint>&)> on_peers,
               announcer_timing timing = {});
     announcer(const announcer&) = delete;
     announcer& operator=(const announcer&) = delete;
@@ -109,7 +109,7 @@ class announcer {
     info_hash hash_;
     announce_identity identity_;
     std::function<transfer_totals()> totals_;
-    std::function<void(const std::vector<endpoint>&)> on_peers_;
+    std::function<void(const std::vector<cpc::endpoint>&)> on_peers_;
     announcer_timing timing_;
     std::uint32_t key_;
     std::vector<std::vector<std::unique_ptr<tracker>>> tiers_;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bencode.hpp"
+#include "compact_address.hpp"
 
 namespace hekate {
 
@@ -61,14 +62,14 @@ std::optional<T> number(std::string_view s) {
 }
 
 // A client reaching a dual-stack socket over IPv4 appears as ::ffff:a.b.c.d.
-endpoint unmapped(const endpoint& e) {
+cpc::endpoint unmapped(const cpc::endpoint& e) {
     if (e.family() != AF_INET6) return e;
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&e.storage);
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(e.address());
     if (!IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return e;
     unsigned char compact[6];
     std::memcpy(compact, v6->sin6_addr.s6_addr + 12, 4);
     std::memcpy(compact + 4, &v6->sin6_port, 2);
-    return endpoint::from_compact4(compact);
+    return from_compact4(compact);
 }
 
 struct fd_guard {
@@ -112,7 +113,8 @@ void builtin_tracker::sweep(clock::time_point now) {
     }
 }
 
-builtin_tracker::answer builtin_tracker::handle(std::string_view target, const endpoint& from) {
+builtin_tracker::answer builtin_tracker::handle(std::string_view target,
+                                                const cpc::endpoint& from) {
     const std::size_t q = target.find('?');
     if (target.substr(0, q) != "/announce") return failure("not found: use /announce", 404);
     std::string_view query =
@@ -155,21 +157,18 @@ builtin_tracker::answer builtin_tracker::handle(std::string_view target, const e
         return failure("unknown event");
     }
 
-    endpoint address = unmapped(from);
+    cpc::endpoint address = unmapped(from);
     if (ip && !ip->empty()) {
-        const std::optional<endpoint> given = endpoint::from_host(*ip, *port);
+        const std::optional<cpc::endpoint> given = cpc::endpoint::from_host(*ip, *port);
         if (!given) return failure("ip must be a numeric address");
         address = unmapped(*given);
     }
-    if (address.family() == AF_INET) {
-        reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = htons(*port);
-    } else if (address.family() == AF_INET6) {
-        reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = htons(*port);
-    } else {
+    if (address.family() != AF_INET && address.family() != AF_INET6) {
         return failure("unsupported address family");
     }
+    address.set_port(*port);
     std::string key;
-    address.append_compact(key);
+    append_compact(key, address);
 
     info_hash ih{};
     std::memcpy(ih.data(), hash->data(), 20);
@@ -219,7 +218,7 @@ builtin_tracker::answer builtin_tracker::handle(std::string_view target, const e
     }
     std::string peers4, peers6;
     for (const peer* p : others)
-        p->address.append_compact(p->address.family() == AF_INET ? peers4 : peers6);
+        append_compact(p->address.family() == AF_INET ? peers4 : peers6, p->address);
 
     bencode::writer w;
     w.begin_dict();
@@ -253,7 +252,10 @@ cpc::task<void> builtin_tracker::serve(int listen_fd, cpc::condvar& stop, const 
                 continue;
             }
             ++live_;
-            group.spawn(connection(a.fd, endpoint::from(reinterpret_cast<sockaddr*>(&addr), len)));
+            // Never empty: the tracker listens on IPv4 or IPv6, and accepts only from its family.
+            group.spawn(connection(
+                a.fd, cpc::endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&addr), len)
+                          .value_or(cpc::endpoint{})));
         }
     } catch (...) {
     }
@@ -277,7 +279,7 @@ cpc::task<bool> builtin_tracker::read_head(int fd, std::string& head) {
     }
 }
 
-cpc::task<void> builtin_tracker::connection(int fd, endpoint from) {
+cpc::task<void> builtin_tracker::connection(int fd, cpc::endpoint from) {
     fd_guard guard{fd};
     try {
         std::string head;

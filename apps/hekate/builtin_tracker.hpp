@@ -23,7 +23,7 @@
 #include <string>
 #include <string_view>
 
-#include "endpoint.hpp"
+#include "cpc/net.hpp"
 #include "metainfo.hpp"
 
 namespace hekate {
@@ -60,7 +60,7 @@ class builtin_tracker {
     };
     // The answer to one request target ("/announce?...") from the client at `from`. The
     // HTTP side of serve() calls this; exposed for tests.
-    answer handle(std::string_view target, const endpoint& from);
+    answer handle(std::string_view target, const cpc::endpoint& from);
 
     // The request target of a request head ("GET <target> HTTP/1.x\r\n..."), as a view into
     // head; nullopt when the head is not such a request (answered 400).
@@ -73,13 +73,13 @@ class builtin_tracker {
   private:
     struct peer {
         std::array<std::uint8_t, 20> id{};
-        endpoint address;
+        cpc::endpoint address;
         bool seed = false;
         std::chrono::steady_clock::time_point seen;
     };
     using swarm = std::map<std::string, peer>;  // by compact address
 
-    cpc::task<void> connection(int fd, endpoint from);
+    cpc::task<void> connection(int fd, cpc::endpoint from);
     cpc::task<bool> read_head(int fd, std::string& head);
     void expire(swarm& s, std::chrono::steady_clock::time_point now) const;
     void sweep(std::chrono::steady_clock::time_point now);

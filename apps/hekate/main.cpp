@@ -155,15 +155,16 @@ int main(int argc, char** argv) {
     for (const std::string& d : dirs)
         config.directories.emplace_back(d);
     if (!bind.empty()) {
-        config.bind = hekate::endpoint::from_host(bind, 0);
+        config.bind = cpc::endpoint::from_host(bind, 0);
         if (!config.bind) {
             app_log::error("--bind wants a numeric address, not '{}'", bind);
             return 2;
         }
     }
     for (const std::string& p : peers) {
-        auto e = hekate::endpoint::parse(p);
-        if (!e) {
+        // Port 0 is "any port" to cpc::endpoint, but no peer listens there.
+        auto e = cpc::endpoint::parse(p);
+        if (!e || e->port() == 0) {
             app_log::error("--peer wants HOST:PORT (numeric, [v6]:port), not '{}'", p);
             return 2;
         }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "client_version.hpp"
+#include "compact_address.hpp"
 #include "cpc/attach.hpp"
 #include "cpc/io.hpp"
 #include "cpc/loop.hpp"
@@ -26,7 +27,7 @@ std::int64_t loop_now() {
 
 }  // namespace
 
-peer_connection::peer_connection(server& srv, int fd, endpoint remote,
+peer_connection::peer_connection(server& srv, int fd, cpc::endpoint remote,
                                  std::shared_ptr<served_torrent> t, const wire::handshake& theirs,
                                  peer_key key, peer_loop& home)
     : server_(srv),
@@ -137,7 +138,7 @@ cpc::task<void> peer_connection::run() {
             h.reqq = server_.config().advertised_reqq;
             h.listen_port = server_.listen_port();
             h.version = client_name;
-            remote_.append_compact(h.their_address);
+            append_compact(h.their_address, remote_);
             h.their_address.resize(h.their_address.size() - 2);  // the address without port
             wire::append_extended(greeting, extension::handshake_id,
                                   extension::encode_handshake(h));

@@ -29,8 +29,8 @@
 
 #include "choker.hpp"
 #include "cpc/condvar.hpp"
+#include "cpc/net.hpp"
 #include "cpc/task.hpp"
-#include "endpoint.hpp"
 #include "request_queue.hpp"
 #include "served_torrent.hpp"
 #include "wire.hpp"
@@ -42,7 +42,7 @@ struct peer_loop;
 
 class peer_connection {
   public:
-    peer_connection(server& srv, int fd, endpoint remote, std::shared_ptr<served_torrent> t,
+    peer_connection(server& srv, int fd, cpc::endpoint remote, std::shared_ptr<served_torrent> t,
                     const wire::handshake& theirs, peer_key key, peer_loop& home);
     peer_connection(const peer_connection&) = delete;
     peer_connection& operator=(const peer_connection&) = delete;
@@ -61,7 +61,7 @@ class peer_connection {
 
     peer_key key() const noexcept { return key_; }
     peer_loop& home() const noexcept { return home_; }
-    const endpoint& remote() const noexcept { return remote_; }
+    const cpc::endpoint& remote() const noexcept { return remote_; }
     served_torrent& torrent() noexcept { return *torrent_; }
     // The peer said it has every piece (the connection then closes) or wants nothing more:
     // no reason to dial it again.
@@ -96,7 +96,7 @@ class peer_connection {
     server& server_;
     peer_loop& home_;
     int fd_;
-    endpoint remote_;
+    cpc::endpoint remote_;
     std::shared_ptr<served_torrent> torrent_;
     peer_key key_;
     bool fast_;

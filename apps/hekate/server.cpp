@@ -1,10 +1,8 @@
 #include "server.hpp"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -30,7 +28,7 @@ std::string hash_key(const info_hash& h) {
     return std::string(reinterpret_cast<const char*>(h.data()), h.size());
 }
 
-std::string dial_key(const info_hash& h, const endpoint& e) {
+std::string dial_key(const info_hash& h, const cpc::endpoint& e) {
     return hash_key(h) + "|" + e.to_string();
 }
 
@@ -49,34 +47,24 @@ wire::peer_id make_peer_id() {
     return id;
 }
 
-std::system_error socket_error(const std::string& what) {
-    return std::system_error(errno, std::generic_category(), what);
-}
-
-// A non-blocking listening socket on `at`. IPv6 sockets are IPv6-only: IPv4 has its own.
-int listen_on(const endpoint& at, int backlog) {
-    int fd = ::socket(at.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw socket_error("socket for " + at.to_string());
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (at.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (::bind(fd, at.address(), at.length) != 0 || ::listen(fd, backlog) != 0) {
-        auto e = socket_error("cannot listen on " + at.to_string());
-        ::close(fd);
-        throw e;
+// A non-blocking listening socket on `at`, or an exception that names it. IPv6 sockets are
+// IPv6-only: IPv4 has its own, on the same port.
+int listen_or_throw(const cpc::endpoint& at, int backlog) {
+    cpc::listen_result r = cpc::listen_on(at, backlog, {.ipv6_only = true});
+    if (!r) {
+        const bool no_socket = std::string_view(r.failed_call) == "socket";
+        throw std::system_error(r.error,
+                                (no_socket ? "socket for " : "cannot listen on ") + at.to_string());
     }
-    return fd;
+    return r.fd.release();
 }
 
-endpoint bound_address(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    return endpoint::from(reinterpret_cast<sockaddr*>(&ss), len);
+cpc::endpoint bound_address(int fd) {
+    return cpc::local_endpoint(fd).value_or(cpc::endpoint{});
 }
 
-endpoint any_address(int family, std::uint16_t port) {
-    return *endpoint::from_host(family == AF_INET6 ? "::" : "0.0.0.0", port);
+cpc::endpoint any_address(int family, std::uint16_t port) {
+    return *cpc::endpoint::from_host(family == AF_INET6 ? "::" : "0.0.0.0", port);
 }
 
 // How a handshake read ended; the failures are counted apart (statistics) so that a burst
@@ -153,9 +141,9 @@ server::~server() {
 void server::open_listeners() {
     const int backlog = 4096;
     if (config_.bind) {
-        endpoint at = *config_.bind;
-        at = *endpoint::from_host(at.host(), config_.port);
-        int fd = listen_on(at, backlog);
+        cpc::endpoint at = *config_.bind;
+        at = *cpc::endpoint::from_host(at.host(), config_.port);
+        int fd = listen_or_throw(at, backlog);
         listeners_.push_back({fd, bound_address(fd)});
     } else {
         std::uint16_t port = config_.port;
@@ -164,7 +152,7 @@ void server::open_listeners() {
                 continue;
             }
             try {
-                int fd = listen_on(any_address(family, port), backlog);
+                int fd = listen_or_throw(any_address(family, port), backlog);
                 listeners_.push_back({fd, bound_address(fd)});
                 port = listeners_.back().address.port();  // IPv6 takes the port IPv4 got
             } catch (const std::system_error& e) {
@@ -183,12 +171,13 @@ void server::open_listeners() {
     }
     std::string local = config_.bind ? config_.bind->host() : "0.0.0.0";
     if (config_.tracker_port) {
-        tracker_fd_ = listen_on(*endpoint::from_host(local, *config_.tracker_port), backlog);
+        tracker_fd_ =
+            listen_or_throw(*cpc::endpoint::from_host(local, *config_.tracker_port), backlog);
         log(log_level::info, "tracker at http://{}/announce",
             bound_address(tracker_fd_).to_string());
     }
     if (config_.status_port) {
-        status_fd_ = listen_on(*endpoint::from_host(local, *config_.status_port), 64);
+        status_fd_ = listen_or_throw(*cpc::endpoint::from_host(local, *config_.status_port), 64);
         log(log_level::info, "statistics at http://{}/", bound_address(status_fd_).to_string());
     }
 }
@@ -248,7 +237,7 @@ void server::add_torrent(torrent_entry entry) {
     log(log_level::connections, "serving {} ({}, {} bytes, {} pieces)", t->meta().name,
         to_hex(t->meta().hash), t->meta().total_length, t->meta().piece_count());
     start_announcing(t);
-    for (const endpoint& e : config_.peers) {
+    for (const cpc::endpoint& e : config_.peers) {
         threads_.spawn(dial({e, t}, 1));
     }
 }
@@ -281,7 +270,7 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
         [raw] {
             return transfer_totals{raw->counters.uploaded.load(), 0, 0};
         },
-        [this, weak](const std::vector<endpoint>& peers) {
+        [this, weak](const std::vector<cpc::endpoint>& peers) {
             if (auto strong = weak.lock()) on_tracker_peers(strong, peers);
         });
     for (const std::string& note : t->tracker_client->status().notes) {
@@ -296,13 +285,13 @@ cpc::task<void> server::announce(std::shared_ptr<served_torrent> t) {
     if (--announcers_running_ == 0) announcers_done_.signal_all();
 }
 
-bool server::connected_to(const served_torrent& t, const endpoint& e) const {
+bool server::connected_to(const served_torrent& t, const cpc::endpoint& e) const {
     return dialling_.count(dial_key(t.meta().hash, e)) != 0;
 }
 
 void server::on_tracker_peers(const std::shared_ptr<served_torrent>& t,
-                              const std::vector<endpoint>& peers) {
-    for (const endpoint& e : peers) {
+                              const std::vector<cpc::endpoint>& peers) {
+    for (const cpc::endpoint& e : peers) {
         bool ours = false;
         for (const listener& l : listeners_) {
             if (e.port() == listen_port_ &&
@@ -338,25 +327,24 @@ cpc::task<void> server::dial(dial_target target, int attempts) {
 }
 
 cpc::task<bool> server::dial_once(const dial_target& target) {
-    const endpoint& to = target.address;
+    const cpc::endpoint& to = target.address;
     // The connection and the handshake happen on the peer's loop, where its socket lives.
     peer_loop& home = place_peer();
     cpc::scheduler& control = co_await cpc::attach(*home.loop);
-    int fd = ::socket(to.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        co_await cpc::attach(control);
-        co_return false;
-    }
     // Outgoing connections leave from --bind's address, so that a client that keeps one
-    // peer per address (rtorrent) sees hekate where it listens.
+    // peer per address (rtorrent) sees hekate where it listens. A failed bind fails the dial
+    // (the listeners are bound there, so only an address removed since then fails it):
+    // leaving from another address would show the peer a hekate it does not know.
+    cpc::connect_options how;
     if (config_.bind && config_.bind->family() == to.family()) {
-        endpoint from = *endpoint::from_host(config_.bind->host(), 0);
-        ::bind(fd, from.address(), from.length);
+        how.source = config_.bind;
+        how.source->set_port(0);
     }
-    auto connected = co_await cpc::with_timeout(std::chrono::seconds(10),
-                                                cpc::connect(fd, to.address(), to.length, &stop_));
+    std::optional<cpc::connect_result> connected = co_await cpc::with_timeout(
+        std::chrono::seconds(10), cpc::connect_to(to, &stop_, std::move(how)));
+    const int fd = connected ? connected->fd.get() : -1;
     std::optional<wire::handshake> theirs;
-    if (connected && !*connected) {
+    if (connected && *connected) {
         // The initiator sends its handshake first, then reads the peer's.
         std::string ours = wire::encode_handshake(target.torrent->meta().hash, own_id_);
         char buf[wire::handshake_size];
@@ -372,11 +360,21 @@ cpc::task<bool> server::dial_once(const dial_target& target) {
         }
     }
     bool valid = theirs && theirs->hash == target.torrent->meta().hash;
-    if (!valid) cpc::close(fd);
+    if (valid) {
+        (void)connected->fd.release();  // the session owns it now
+    } else if (connected) {
+        connected->fd.reset();  // closed here, on its own loop
+    }
     co_await cpc::attach(control);
-    if (!connected || *connected) {
-        log(log_level::connections, "dial {}: {}", to.to_string(),
-            connected ? connected->message() : "timed out");
+    if (!connected || !*connected) {
+        std::string why = "timed out";
+        if (connected) {
+            why = connected->error.message();
+            if (std::string_view(connected->failed_call) != "connect") {
+                why = std::string(connected->failed_call) + ": " + why;
+            }
+        }
+        log(log_level::connections, "dial {}: {}", to.to_string(), why);
         co_return false;
     }
     ++totals_.connections_dialled;
@@ -388,7 +386,7 @@ cpc::task<bool> server::dial_once(const dial_target& target) {
     co_return true;
 }
 
-cpc::task<void> server::keep_dialling(endpoint address) {
+cpc::task<void> server::keep_dialling(cpc::endpoint address) {
     // A leecher given with --peer may not be listening yet, or may close the first attempts
     // while it starts: dial every torrent it does not have yet, again and again.
     auto delay = std::chrono::milliseconds(1000);
@@ -420,7 +418,10 @@ cpc::task<void> server::accept_loop(listener l) {
             continue;
         }
         ++totals_.connections_accepted;
-        endpoint remote = endpoint::from(reinterpret_cast<sockaddr*>(&ss), len);
+        // Never empty: a TCP listener on IPv4 or IPv6 accepts only from its own family.
+        const cpc::endpoint remote =
+            cpc::endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)
+                .value_or(cpc::endpoint{});
         if (!choker_.admit() || handshakes_in_flight_ >= choker_.config().max_peers) {
             ++totals_.refused_full;
             log(log_level::connections, "{}: server full, closing", remote.to_string());
@@ -431,7 +432,7 @@ cpc::task<void> server::accept_loop(listener l) {
     }
 }
 
-cpc::task<void> server::serve_incoming(int fd, endpoint remote) {
+cpc::task<void> server::serve_incoming(int fd, cpc::endpoint remote) {
     ++handshakes_in_flight_;
     // The handshake happens on the peer's loop, where its socket lives; only the lookup of
     // the info-hash comes back here. Read up to the info-hash, answer with ours if it is
@@ -504,7 +505,7 @@ cpc::task<void> server::close_on(peer_loop& home, int fd) {
     co_await cpc::attach(control);
 }
 
-cpc::task<void> server::session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
+cpc::task<void> server::session(int fd, cpc::endpoint remote, std::shared_ptr<served_torrent> t,
                                 wire::handshake theirs, peer_loop& home) {
     peer_key key = next_key_++;
     if (t->removed || stopping_ || theirs.id == own_id_ || !choker_.add(key)) {
@@ -719,7 +720,7 @@ cpc::task<int> server::run() {
         threads_.spawn(tracker->serve(tracker_fd_, tracker_stop_, &tracker_stopping_));
     }
     if (status_fd_ >= 0) threads_.spawn(status_loop(status_fd_));
-    for (const endpoint& e : config_.peers)
+    for (const cpc::endpoint& e : config_.peers)
         threads_.spawn(keep_dialling(e));
 
     while (!stopping_)

@@ -46,10 +46,10 @@
 #include "cpc/color.hpp"
 #include "cpc/condvar.hpp"
 #include "cpc/loop.hpp"
+#include "cpc/net.hpp"
 #include "cpc/runtime.hpp"
 #include "cpc/task.hpp"
 #include "cpc/task_group.hpp"
-#include "endpoint.hpp"
 #include "served_torrent.hpp"
 #include "storage.hpp"
 #include "token_bucket.hpp"
@@ -61,9 +61,9 @@ class peer_connection;
 
 struct server_config {
     std::vector<std::filesystem::path> directories;
-    std::uint16_t port = 6881;     // 0: any free port (tests)
-    std::optional<endpoint> bind;  // address (port ignored) to listen and dial from
-    std::vector<endpoint> peers;   // --peer: leechers to dial for every torrent
+    std::uint16_t port = 6881;          // 0: any free port (tests)
+    std::optional<cpc::endpoint> bind;  // address (port ignored) to listen and dial from
+    std::vector<cpc::endpoint> peers;   // --peer: leechers to dial for every torrent
     bool ipv4 = true;
     bool ipv6 = true;
     bool trackers = true;  // -t turns announcing off
@@ -164,10 +164,10 @@ class server {
   private:
     struct listener {
         int fd = -1;
-        endpoint address;
+        cpc::endpoint address;
     };
     struct dial_target {
-        endpoint address;
+        cpc::endpoint address;
         std::shared_ptr<served_torrent> torrent;
     };
 
@@ -180,11 +180,11 @@ class server {
     std::shared_ptr<served_torrent> find(const info_hash& h) const;
 
     cpc::task<void> accept_loop(listener l);
-    cpc::task<void> serve_incoming(int fd, endpoint remote);
+    cpc::task<void> serve_incoming(int fd, cpc::endpoint remote);
     cpc::task<void> dial(dial_target target, int attempts);
     cpc::task<bool> dial_once(const dial_target& target);
-    cpc::task<void> keep_dialling(endpoint address);
-    cpc::task<void> session(int fd, endpoint remote, std::shared_ptr<served_torrent> t,
+    cpc::task<void> keep_dialling(cpc::endpoint address);
+    cpc::task<void> session(int fd, cpc::endpoint remote, std::shared_ptr<served_torrent> t,
                             wire::handshake theirs, peer_loop& home);
     peer_loop& place_peer();
     cpc::task<void> close_on(peer_loop& home, int fd);
@@ -202,8 +202,8 @@ class server {
     cpc::task<void> status_loop(int listen_fd);
     cpc::task<void> serve_status(int fd);
     void on_tracker_peers(const std::shared_ptr<served_torrent>& t,
-                          const std::vector<endpoint>& peers);
-    bool connected_to(const served_torrent& t, const endpoint& e) const;
+                          const std::vector<cpc::endpoint>& peers);
+    bool connected_to(const served_torrent& t, const cpc::endpoint& e) const;
     void print_statistics();
 
     server_config config_;

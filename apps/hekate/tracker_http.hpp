@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "endpoint.hpp"
+#include "cpc/net.hpp"
 #include "tracker_reply.hpp"
 
 namespace hekate {
@@ -25,8 +25,8 @@ std::string percent_encode(std::string_view bytes);
 std::string announce_url(std::string_view base, const announce_request& req);
 
 struct http_options {
-    std::optional<endpoint> bind;  // local address of the connection (its port is not used)
-    bool ipv4 = true;              // at least one of the two
+    std::optional<cpc::endpoint> bind;  // local address of the connection (its port is not used)
+    bool ipv4 = true;                   // at least one of the two
     bool ipv6 = true;
     std::chrono::milliseconds timeout{15'000};  // the whole request
     std::chrono::milliseconds connect_timeout{10'000};

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "bencode.hpp"
+#include "compact_address.hpp"
 
 namespace hekate {
 
@@ -10,11 +11,11 @@ namespace {
 
 constexpr std::size_t kMaxPeers = 10'000;  // more is a hostile tracker, not a swarm
 
-bool add_compact(std::string_view bytes, std::size_t size, std::vector<endpoint>& out) {
+bool add_compact(std::string_view bytes, std::size_t size, std::vector<cpc::endpoint>& out) {
     if (bytes.size() % size != 0) return false;
     for (std::size_t i = 0; i < bytes.size() && out.size() < kMaxPeers; i += size) {
         const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + i);
-        endpoint e = size == 6 ? endpoint::from_compact4(p) : endpoint::from_compact6(p);
+        cpc::endpoint e = size == 6 ? from_compact4(p) : from_compact6(p);
         if (e.port() != 0) out.push_back(e);
     }
     return true;
@@ -22,7 +23,7 @@ bool add_compact(std::string_view bytes, std::size_t size, std::vector<endpoint>
 
 // BEP 3's original form: a list of dicts with `ip` (numeric here: no name resolution on the
 // loop) and `port`. Entries that do not fit are skipped, not fatal: other peers may be good.
-void add_dicts(const bencode::list& peers, std::vector<endpoint>& out) {
+void add_dicts(const bencode::list& peers, std::vector<cpc::endpoint>& out) {
     for (const bencode::value& p : peers) {
         if (out.size() >= kMaxPeers) return;
         const bencode::value* ip = p.find("ip");
@@ -30,7 +31,7 @@ void add_dicts(const bencode::list& peers, std::vector<endpoint>& out) {
         if (!ip || !port || !ip->as_string() || !port->as_int()) continue;
         const std::int64_t n = *port->as_int();
         if (n <= 0 || n > 65535) continue;
-        if (auto e = endpoint::from_host(*ip->as_string(), static_cast<std::uint16_t>(n))) {
+        if (auto e = cpc::endpoint::from_host(*ip->as_string(), static_cast<std::uint16_t>(n))) {
             out.push_back(*e);
         }
     }

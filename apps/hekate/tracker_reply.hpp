@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "endpoint.hpp"
+#include "cpc/net.hpp"
 #include "metainfo.hpp"
 
 namespace hekate {
@@ -36,7 +36,7 @@ struct announce_request {
 
 // A successful announce. Peers with port 0 or an address that is not numeric are dropped.
 struct tracker_reply {
-    std::vector<endpoint> peers;             // IPv4 and IPv6 together, in the tracker's order
+    std::vector<cpc::endpoint> peers;        // IPv4 and IPv6 together, in the tracker's order
     std::int64_t interval = 0;               // seconds; 0 when the tracker gave none
     std::int64_t min_interval = 0;           // seconds; 0 when the tracker gave none
     std::optional<std::int64_t> complete;    // seeders, when told

@@ -88,8 +88,8 @@ bool family_allowed(int family, const udp_options& o) {
     return family == AF_INET ? o.ipv4 : family == AF_INET6 && o.ipv6;
 }
 
-std::optional<endpoint> resolve_blocking(const std::string& host, std::uint16_t port,
-                                         udp_options o) {
+std::optional<cpc::endpoint> resolve_blocking(const std::string& host, std::uint16_t port,
+                                              udp_options o) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_DGRAM;
     hints.ai_family = AF_UNSPEC;
@@ -97,9 +97,10 @@ std::optional<endpoint> resolve_blocking(const std::string& host, std::uint16_t 
     if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &list) != 0) {
         return std::nullopt;
     }
-    std::optional<endpoint> found;
+    std::optional<cpc::endpoint> found;
     for (addrinfo* a = list; a && !found; a = a->ai_next) {
-        if (family_allowed(a->ai_family, o)) found = endpoint::from(a->ai_addr, a->ai_addrlen);
+        if (family_allowed(a->ai_family, o))
+            found = cpc::endpoint::from_sockaddr(a->ai_addr, a->ai_addrlen);
     }
     ::freeaddrinfo(list);
     return found;
@@ -144,14 +145,15 @@ cpc::task<announce_result> udp_tracker::announce(const announce_request& req,
         const std::optional<udp_address> where = parse_udp_url(url_);
         if (!where) co_return announce_result::failure("bad udp tracker url");
         if (!address_) {
-            std::optional<endpoint> numeric = endpoint::from_host(where->host, where->port);
+            std::optional<cpc::endpoint> numeric =
+                cpc::endpoint::from_host(where->host, where->port);
             if (numeric) {
                 if (!family_allowed(numeric->family(), opts_)) {
                     co_return announce_result::failure("tracker address family not allowed");
                 }
                 address_ = numeric;
             } else {
-                std::optional<endpoint> resolved =
+                std::optional<cpc::endpoint> resolved =
                     co_await cpc::detached([host = where->host, port = where->port, o = opts_] {
                         return resolve_blocking(host, port, o);
                     });
@@ -166,20 +168,16 @@ cpc::task<announce_result> udp_tracker::announce(const announce_request& req,
             co_return announce_result::failure(std::string("socket: ") + std::strerror(errno));
         fd_guard guard{fd};
         if (opts_.bind) {
-            endpoint local = *opts_.bind;
-            if (local.family() == AF_INET) {
-                reinterpret_cast<sockaddr_in*>(&local.storage)->sin_port = 0;
-            } else {
-                reinterpret_cast<sockaddr_in6*>(&local.storage)->sin6_port = 0;
-            }
-            if (::bind(fd, local.address(), local.length) != 0) {
+            cpc::endpoint local = *opts_.bind;
+            local.set_port(0);
+            if (::bind(fd, local.address(), local.length()) != 0) {
                 co_return announce_result::failure("bind " + local.host() + ": " +
                                                    std::strerror(errno));
             }
         }
         // A connected socket receives only the tracker's datagrams, and learns (ECONNREFUSED)
         // when nothing listens there.
-        if (::connect(fd, address_->address(), address_->length) != 0) {
+        if (::connect(fd, address_->address(), address_->length()) != 0) {
             const int err = errno;
             address_.reset();
             co_return announce_result::failure(std::string("udp connect: ") + std::strerror(err));

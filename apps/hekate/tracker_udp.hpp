@@ -13,14 +13,14 @@
 #include <string>
 #include <string_view>
 
-#include "endpoint.hpp"
+#include "cpc/net.hpp"
 #include "tracker_reply.hpp"
 
 namespace hekate {
 
 struct udp_options {
-    std::optional<endpoint> bind;  // local address (its port is not used)
-    bool ipv4 = true;              // at least one of the two
+    std::optional<cpc::endpoint> bind;  // local address (its port is not used)
+    bool ipv4 = true;                   // at least one of the two
     bool ipv6 = true;
     // BEP 15 waits 15 s * 2^n for n up to 8 (over an hour); hekate gives up sooner and lets
     // the announcer try the next tracker.
@@ -56,7 +56,7 @@ class udp_tracker {
 
     std::string url_;
     udp_options opts_;
-    std::optional<endpoint> address_;  // resolved once, forgotten when the tracker fails
+    std::optional<cpc::endpoint> address_;  // resolved once, forgotten when the tracker fails
     std::optional<std::uint64_t> connection_id_;
     std::chrono::steady_clock::time_point connected_at_;
     std::mt19937 random_;

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include "compact_address.hpp"
+
 namespace hekate::udp_packet {
 
 std::uint64_t get(std::string_view in, std::size_t at, int bytes) noexcept {
@@ -33,7 +35,7 @@ tracker_reply parse_announce_reply(std::string_view d, int family) {
     const std::size_t size = v4 ? 6 : 18;
     for (std::size_t at = announce_reply_header_size; at + size <= d.size(); at += size) {
         const auto* p = reinterpret_cast<const unsigned char*>(d.data() + at);
-        endpoint e = v4 ? endpoint::from_compact4(p) : endpoint::from_compact6(p);
+        cpc::endpoint e = v4 ? from_compact4(p) : from_compact6(p);
         if (e.port() != 0) reply.peers.push_back(e);
     }
     return reply;

@@ -86,7 +86,7 @@ std::string dead_http_url() {
 }
 
 struct outcome {
-    std::vector<std::vector<endpoint>> peer_batches;
+    std::vector<std::vector<cpc::endpoint>> peer_batches;
     steady::duration stop_took{};
     steady::duration ran{};
 };
@@ -123,7 +123,7 @@ outcome run_until(announcer& a, std::function<bool()> until, std::chrono::millis
 
 TEST(Announcer, StartedPeriodicStoppedAndPeersDelivered) {
     fake_tracker t([](int, const std::string&) { return ok(30); });  // 30 ms
-    std::vector<endpoint> peers;
+    std::vector<cpc::endpoint> peers;
     int asked = 0;
     announcer a(
         torrent_with({{t.url()}}), identity(),
@@ -131,7 +131,9 @@ TEST(Announcer, StartedPeriodicStoppedAndPeersDelivered) {
             ++asked;
             return transfer_totals{777, 0, 0};
         },
-        [&peers](const std::vector<endpoint>& p) { peers.insert(peers.end(), p.begin(), p.end()); },
+        [&peers](const std::vector<cpc::endpoint>& p) {
+            peers.insert(peers.end(), p.begin(), p.end());
+        },
         fast());
     // Until three answers were delivered, not only asked for: the third request may reach
     // the tracker well before its answer reaches the announcer on a loaded machine.

@@ -46,8 +46,8 @@ std::string target(const info_hash& h, char id, std::uint16_t port, std::string 
     return announce_url("/announce", r) + extra;
 }
 
-endpoint from(const char* host_port) {
-    return *endpoint::parse(host_port);
+cpc::endpoint from(const char* host_port) {
+    return *cpc::endpoint::parse(host_port);
 }
 
 announce_result reply_of(const builtin_tracker::answer& a) {
@@ -58,7 +58,7 @@ announce_result reply_of(const builtin_tracker::answer& a) {
 std::vector<std::string> peers_of(const announce_result& r) {
     std::vector<std::string> out;
     if (r) {
-        for (const endpoint& e : r.reply->peers)
+        for (const cpc::endpoint& e : r.reply->peers)
             out.push_back(e.to_string());
     }
     return out;
@@ -292,8 +292,8 @@ TEST(BuiltinTracker, TwoAnnouncersSeeEachOtherAndStoppedRemovesThem) {
         std::size_t peers_after_stop = 99;
     } st;
     auto record = [](std::vector<std::string>* into) {
-        return [into](const std::vector<endpoint>& peers) {
-            for (const endpoint& e : peers)
+        return [into](const std::vector<cpc::endpoint>& peers) {
+            for (const cpc::endpoint& e : peers)
                 into->push_back(e.to_string());
         };
     };

@@ -182,10 +182,10 @@ TEST(TrackerHttp, Ipv6OnlyCannotReachAnIpv4Tracker) {
 TEST(TrackerHttp, BindsToTheGivenAddress) {
     fake_http server(200, "d5:peers0:e");
     http_options opts;
-    opts.bind = endpoint::parse("127.0.0.1:1");
+    opts.bind = cpc::endpoint::parse("127.0.0.1:1");
     const announce_result ok = http_announce_blocking(server.url(), opts);
     EXPECT_TRUE(ok) << ok.error;
-    opts.bind = endpoint::parse("192.0.2.1:1");  // TEST-NET: not an address of this host
+    opts.bind = cpc::endpoint::parse("192.0.2.1:1");  // TEST-NET: not an address of this host
     const announce_result bad = http_announce_blocking(server.url(), opts);
     EXPECT_FALSE(bad);
 }

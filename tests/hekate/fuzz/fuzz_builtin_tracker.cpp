@@ -18,6 +18,7 @@
 
 #include "bencode.hpp"
 #include "builtin_tracker.hpp"
+#include "compact_address.hpp"
 #include "tracker_reply.hpp"
 
 #include "fuzz_check.hpp"
@@ -43,10 +44,10 @@ builtin_tracker& the_tracker() {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
-    static const endpoint clients[] = {*endpoint::parse("192.0.2.7:51413"),
-                                       *endpoint::parse("[2001:db8::7]:51413"),
-                                       *endpoint::parse("[::ffff:192.0.2.8]:6881")};
-    const endpoint& from = clients[data[0] % 3];
+    static const cpc::endpoint clients[] = {*cpc::endpoint::parse("192.0.2.7:51413"),
+                                            *cpc::endpoint::parse("[2001:db8::7]:51413"),
+                                            *cpc::endpoint::parse("[::ffff:192.0.2.8]:6881")};
+    const cpc::endpoint& from = clients[data[0] % 3];
     const std::string_view head(reinterpret_cast<const char*>(data) + 1, size - 1);
     const std::optional<std::string_view> target = builtin_tracker::request_target(head);
     if (!target) return 0;
@@ -66,9 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(static_cast<std::int64_t>(r.reply->peers.size()) <= others);
     check(r.reply->peers.size() <= 50);
     std::set<std::string> distinct;
-    for (const endpoint& e : r.reply->peers) {
+    for (const cpc::endpoint& e : r.reply->peers) {
         std::string compact;
-        e.append_compact(compact);
+        append_compact(compact, e);
         check(distinct.insert(compact).second);
     }
     return 0;

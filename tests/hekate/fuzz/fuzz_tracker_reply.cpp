@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bencode.hpp"
+#include "compact_address.hpp"
 #include "tracker_reply.hpp"
 
 #include "fuzz_check.hpp"
@@ -27,8 +28,8 @@ using fuzz::check;
 
 std::string encode_compact(const tracker_reply& r) {
     std::string peers4, peers6;
-    for (const endpoint& e : r.peers)
-        e.append_compact(e.family() == AF_INET ? peers4 : peers6);
+    for (const cpc::endpoint& e : r.peers)
+        append_compact(e.family() == AF_INET ? peers4 : peers6, e);
     bencode::writer w;
     w.begin_dict();  // keys in sorted order, as bencode requires
     if (r.complete) w.string("complete").integer(*r.complete);
@@ -43,10 +44,10 @@ std::string encode_compact(const tracker_reply& r) {
     return w.take();
 }
 
-std::vector<endpoint> by_family(const std::vector<endpoint>& peers) {
-    std::vector<endpoint> out;
+std::vector<cpc::endpoint> by_family(const std::vector<cpc::endpoint>& peers) {
+    std::vector<cpc::endpoint> out;
     for (int family : {AF_INET, AF_INET6}) {
-        for (const endpoint& e : peers)
+        for (const cpc::endpoint& e : peers)
             if (e.family() == family) out.push_back(e);
     }
     return out;
@@ -65,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(!t.complete || *t.complete >= 0);
     check(!t.incomplete || *t.incomplete >= 0);
     check(t.peers.size() <= 10'000);
-    for (const endpoint& e : t.peers)
+    for (const cpc::endpoint& e : t.peers)
         check((e.family() == AF_INET || e.family() == AF_INET6) && e.port() != 0);
 
     const announce_result again = parse_tracker_reply(encode_compact(t));

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "compact_address.hpp"
 #include "udp_tracker_packet.hpp"
 
 #include "fuzz_check.hpp"
@@ -39,9 +40,9 @@ void check_announce(std::string_view d, int family) {
         if (udp_packet::get(d, at + entry - 2, 2) != 0) expected += d.substr(at, entry);
     }
     std::string written;
-    for (const endpoint& e : r.peers) {
+    for (const cpc::endpoint& e : r.peers) {
         check(e.family() == family && e.port() != 0);
-        e.append_compact(written);
+        append_compact(written, e);
     }
     check(written == expected);
 }
