@@ -72,11 +72,6 @@ cpc::endpoint unmapped(const cpc::endpoint& e) {
     return from_compact4(compact);
 }
 
-struct fd_guard {
-    int fd;
-    ~fd_guard() { cpc::close(fd); }
-};
-
 }  // namespace
 
 std::optional<std::string_view> builtin_tracker::request_target(std::string_view head) noexcept {
@@ -280,7 +275,7 @@ cpc::task<bool> builtin_tracker::read_head(int fd, std::string& head) {
 }
 
 cpc::task<void> builtin_tracker::connection(int fd, cpc::endpoint from) {
-    fd_guard guard{fd};
+    const cpc::unique_fd owned(fd);  // closed however the connection ends
     try {
         std::string head;
         const std::optional<bool> complete =

@@ -26,13 +26,6 @@ void put(std::string& out, std::uint64_t v, int bytes) {
         out += static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
-struct fd_guard {
-    int fd;
-    ~fd_guard() {
-        if (fd >= 0) cpc::close(fd);
-    }
-};
-
 struct wait_outcome {
     std::string datagram;  // the answer, when found
     std::string error;     // fatal: no retry helps
@@ -163,10 +156,11 @@ cpc::task<announce_result> udp_tracker::announce(const announce_request& req,
             connection_id_.reset();
         }
 
-        const int fd = ::socket(address_->family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        const cpc::unique_fd owned(
+            ::socket(address_->family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!owned)
             co_return announce_result::failure(std::string("socket: ") + std::strerror(errno));
-        fd_guard guard{fd};
+        const int fd = owned.get();
         if (opts_.bind) {
             cpc::endpoint local = *opts_.bind;
             local.set_port(0);
