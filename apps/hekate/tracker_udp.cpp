@@ -46,11 +46,11 @@ cpc::task<wait_outcome> send_and_wait(int fd, const std::string& packet, std::ui
                         : "udp send: " + sent.error.message();
         co_return out;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // The loops' clock, in nanoseconds: what is left goes to with_timeout as it is.
+    const cpc::monotonic_clock::time_point deadline = cpc::monotonic_clock::now() + timeout;
     std::vector<char> buf(65536);
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            deadline - std::chrono::steady_clock::now());
+        const std::chrono::nanoseconds left = deadline - cpc::monotonic_clock::now();
         if (left.count() <= 0) break;
         const std::optional<cpc::io_result> got =
             co_await cpc::with_timeout(left, cpc::recv(fd, buf.data(), buf.size(), 0, interrupt));
@@ -198,7 +198,7 @@ cpc::task<std::string> udp_tracker::connect_exchange(int fd, cpc::condvar* inter
         if (!w.error.empty()) co_return w.error;
         if (w.timed_out) continue;
         connection_id_ = udp_packet::connection_id(w.datagram);
-        connected_at_ = std::chrono::steady_clock::now();
+        connected_at_ = cpc::monotonic_clock::now();
         co_return std::string();
     }
     co_return std::string("udp tracker did not answer");
@@ -209,7 +209,7 @@ cpc::task<announce_result> udp_tracker::announce_on(int fd, const announce_reque
     const auto tid = static_cast<std::uint32_t>(random_());
     for (int attempt = 0; attempt < opts_.attempts; ++attempt) {
         if (!connection_id_ ||
-            std::chrono::steady_clock::now() - connected_at_ > opts_.connection_lifetime) {
+            cpc::monotonic_clock::now() - connected_at_ > opts_.connection_lifetime) {
             connection_id_.reset();
             const std::string error = co_await connect_exchange(fd, interrupt);
             if (!error.empty()) co_return announce_result::failure(error);

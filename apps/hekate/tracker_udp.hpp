@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cpc/clock.hpp>
 #include <cpc/condvar.hpp>
 #include <cpc/task.hpp>
 #include <cstdint>
@@ -58,7 +59,7 @@ class udp_tracker {
     udp_options opts_;
     std::optional<cpc::endpoint> address_;  // resolved once, forgotten when the tracker fails
     std::optional<std::uint64_t> connection_id_;
-    std::chrono::steady_clock::time_point connected_at_;
+    cpc::monotonic_clock::time_point connected_at_;
     std::mt19937 random_;
 };
 
