@@ -65,9 +65,9 @@ class io_backend {
     // Asks the kernel to cancel op; its completion still comes (with -ECANCELED, or its
     // result if it finished first).
     virtual void cancel(io_op_base* op) noexcept { (void)op; }
-    // Queues close(fd) for the next wait(), whose result nobody waits for (io_uring only:
-    // false elsewhere, and the caller closes at once). Queued after the cancels of forget(fd),
-    // which the kernel runs first.
+    // Queues close(fd) for the next wait(), whose result nobody waits for (io_uring only, and
+    // not under ThreadSanitizer: false elsewhere, and the caller closes at once). Queued after the
+    // cancels of forget(fd), which the kernel runs first.
     virtual bool close_later(int fd) noexcept {
         (void)fd;
         return false;
