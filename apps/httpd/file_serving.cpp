@@ -63,6 +63,10 @@ cpc::task<server::outcome> server::respond(connection& c, const request& req) {
         outcome o = co_await send_error(c, 405, false, "Allow: GET, HEAD\r\n");
         co_return o;
     }
+    if (req.kind == method_kind::unrecognized) {
+        outcome o = co_await send_error(c, 501, false);
+        co_return o;
+    }
     const decoded_target t = decode_target(req.target);
     if (t.status != 0) {
         outcome o = co_await send_error(c, t.status, head_only);

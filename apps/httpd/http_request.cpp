@@ -256,6 +256,16 @@ line_verdict trailer_line(std::string_view line, bool whole) noexcept {
     return in_value ? line_verdict::complete : line_verdict::bad;
 }
 
+method_kind kind_of_method(std::string_view m) noexcept {
+    if (m == "GET") return method_kind::get;
+    if (m == "HEAD") return method_kind::head;
+    static constexpr std::string_view kRegistered[] = {"POST",    "PUT",   "DELETE", "CONNECT",
+                                                       "OPTIONS", "TRACE", "PATCH"};
+    return std::find(std::begin(kRegistered), std::end(kRegistered), m) != std::end(kRegistered)
+               ? method_kind::other
+               : method_kind::unrecognized;
+}
+
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -382,9 +392,7 @@ parse_state request_parser::request_line(std::string_view line, std::size_t line
     target_ = {line_pos + sp1 + 1, target.size()};
     req_.method = method;
     req_.target = target;
-    req_.kind = method == "GET"    ? method_kind::get
-                : method == "HEAD" ? method_kind::head
-                                   : method_kind::other;
+    req_.kind = kind_of_method(method);
     if (major != "1" || minor.size() != 1) return fail(505);
     req_.version_minor = minor[0] - '0';
     return state_;

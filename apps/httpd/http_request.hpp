@@ -38,11 +38,14 @@ struct request_limits {
 // fields) beyond its max_body bytes of data; a body that needs more is refused with 413.
 inline constexpr std::size_t kChunkedFramingBytes = 512;
 
-enum class method_kind { get, head, other };
+// What the method asks of a static server. `other`: a method of the HTTP method registry
+// (RFC 9110 9.3, and PATCH of RFC 5789) that it does not allow on its files (405 with Allow);
+// `unrecognized`: any other token, case-sensitively (501, RFC 9110 9.1).
+enum class method_kind { get, head, other, unrecognized };
 
 struct request {
     std::string_view method;  // as sent (a token)
-    method_kind kind = method_kind::other;
+    method_kind kind = method_kind::unrecognized;
     std::string_view target;  // as sent: origin-form ("/path?query") or absolute-form
     int version_minor = 1;    // HTTP/1.<minor>
     bool keep_alive = true;   // after Connection and the version's default

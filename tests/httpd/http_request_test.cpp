@@ -90,6 +90,23 @@ TEST(RequestParser, OtherMethodsParse) {
     EXPECT_EQ(r.req.method, "DELETE");
 }
 
+TEST(RequestParser, MethodsOfTheRegistryAreToldFromUnrecognizedOnes) {
+    const auto kind = [](std::string_view method) {
+        const parsed r = parse_all(std::string(method) + " /x HTTP/1.1\r\nHost: h\r\n\r\n");
+        EXPECT_EQ(r.state, parse_state::done) << method;
+        return r.req.kind;
+    };
+    EXPECT_EQ(kind("GET"), method_kind::get);
+    EXPECT_EQ(kind("HEAD"), method_kind::head);
+    for (std::string_view m : {"POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) {
+        EXPECT_EQ(kind(m), method_kind::other) << m;
+    }
+    // Methods are case-sensitive (RFC 9110 9.1): "get" is not GET.
+    for (std::string_view m : {"get", "Head", "FOO", "PROPFIND", "GETX", "POS"}) {
+        EXPECT_EQ(kind(m), method_kind::unrecognized) << m;
+    }
+}
+
 TEST(RequestParser, SmallBodyIsPartOfTheRequest) {
     const std::string s = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhel";
     request_parser p;

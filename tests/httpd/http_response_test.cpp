@@ -192,7 +192,17 @@ TEST(Heads, ReasonPhrases) {
     EXPECT_EQ(httpd::reason_phrase(206), "Partial Content");
     EXPECT_EQ(httpd::reason_phrase(416), "Range Not Satisfiable");
     EXPECT_EQ(httpd::reason_phrase(431), "Request Header Fields Too Large");
+    EXPECT_EQ(httpd::reason_phrase(501), "Not Implemented");
     EXPECT_EQ(httpd::reason_phrase(505), "HTTP Version Not Supported");
+}
+
+// Every status the server sends (README.md's lists) has its phrase, not the fallback.
+TEST(Heads, EveryStatusTheServerSendsHasItsReasonPhrase) {
+    for (int status :
+         {200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505}) {
+        EXPECT_NE(httpd::reason_phrase(status), "Unknown") << status;
+    }
+    EXPECT_EQ(httpd::reason_phrase(299), "Unknown");
 }
 
 TEST(Etag, ChangesWithEveryPart) {

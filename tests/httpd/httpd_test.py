@@ -261,6 +261,12 @@ def group_basics(binary, base, root):
         check(get(port, "/missing")[0] == 404, "missing -> 404")
         status, h, _ = get(port, "/a.txt", method="POST")
         check(status == 405 and h["allow"] == "GET, HEAD", "POST -> 405 with Allow")
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        c.request("FROB", "/a.txt")
+        r = c.getresponse()
+        check(r.status == 501 and r.reason == "Not Implemented",
+              f"an unrecognized method -> 501 Not Implemented (got {r.status} {r.reason})")
+        c.close()
 
         # keep-alive: several requests on one connection
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
@@ -412,7 +418,8 @@ HOSTILE = [
     (b"GARBAGE\r\n\r\n", 400, "a request line without target"),
     (b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400, "a request line with a fourth part"),
     (b"GET /\r\n\r\n", 400, "HTTP/0.9"),
-    (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 405, "a lower-case method (another method)"),
+    (b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501, "a lower-case method (unrecognized)"),
+    (b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501, "an unrecognized method"),
     (b"GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 without Host"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400, "a header line without colon"),
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "a space before the colon"),
