@@ -222,8 +222,15 @@ cpc::task<bool> server::handle_request(connection& c, request_state& st,
 // Reads until the parser has a complete request (0), a refusal (its status), or the
 // connection ends (-1).
 cpc::task<int> server::read_request(connection& c, request_state& st) {
+    bool continued = false;
     for (;;) {
         if (const std::optional<int> r = st.parsed()) co_return *r;
+        if (!continued && st.parser.awaits_continue()) {
+            continued = true;
+            static constexpr std::string_view k100 = "HTTP/1.1 100 Continue\r\n\r\n";
+            const iovec iov{const_cast<char*>(k100.data()), k100.size()};
+            if (!co_await send_all(c, &iov, 1)) co_return -1;
+        }
         // (The limits fit the largest buffer: 431 is the parser's to say, not reached here.)
         if (st.len == st.capacity && !st.grow()) co_return 431;
         if (c.closing) co_return -1;

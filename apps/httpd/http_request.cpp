@@ -442,6 +442,20 @@ parse_state request_parser::header_line(std::string_view line, std::size_t line_
             if (comma == std::string_view::npos) break;
             rest.remove_prefix(comma + 1);
         }
+    } else if (iequals(name, "expect")) {
+        // Expect = #expectation; only 100-continue (no parameters) is defined.
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            const std::string_view token = trim_ows(rest.substr(0, comma));
+            if (iequals(token, "100-continue")) {
+                expect_continue_ = true;
+            } else if (!token.empty()) {
+                unmet_expectation_ = true;
+            }
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
     } else if (iequals(name, "if-modified-since")) {
         ims_ = where;
     } else if (iequals(name, "if-none-match")) {
@@ -481,6 +495,12 @@ parse_state request_parser::transfer_encoding(std::string_view value) noexcept {
 parse_state request_parser::headers_done(std::string_view data) noexcept {
     if (req_.version_minor >= 1 && !req_.has_host) return fail(400);
     req_.keep_alive = req_.version_minor >= 1 ? !conn_close_ : conn_keep_alive_ && !conn_close_;
+    if (req_.version_minor >= 1) {  // RFC 9110 10.1.1: HTTP/1.0's expectations are ignored
+        // An expectation the server cannot meet MAY get 417: better than a client that waits
+        // for something that never comes.
+        if (unmet_expectation_) return fail(417);
+        continue_expected_ = expect_continue_;
+    }
     if (transfer_encoding_) {
         // RFC 9112 6.1: a Transfer-Encoding in HTTP/1.0 is faulty framing. 6.3: beside a
         // Content-Length it may be smuggling, and without chunked last the body has no

@@ -13,12 +13,13 @@
 // Content-Length; no Host in HTTP/1.1, several, or one that is not a host; a
 // Transfer-Encoding in HTTP/1.0, beside a Content-Length, or whose last coding is not
 // chunked; malformed chunked framing), 413 (a body beyond the limit), 414 (request target
-// beyond the limit), 431 (header block beyond its byte or line limit), 501 (a transfer coding
-// other than chunked), 505 (an HTTP version other than 1.x). A small body (Content-Length up
-// to max_body, or a chunked body whose data is up to max_body and whose framing, trailer
-// included, is up to kChunkedFramingBytes more) is part of the request: it is waited for and
-// counted in consumed(), so that pipelining stays framed. Its content is not kept: GET and
-// HEAD have no use for it. A verdict never depends on how the bytes were split into calls.
+// beyond the limit), 417 (an expectation other than 100-continue), 431 (header block beyond
+// its byte or line limit), 501 (a transfer coding other than chunked), 505 (an HTTP version other
+// than 1.x). A small body (Content-Length up to max_body, or a chunked body whose data is up to
+// max_body and whose framing, trailer included, is up to kChunkedFramingBytes more) is part of the
+// request: it is waited for and counted in consumed(), so that pipelining stays framed. Its content
+// is not kept: GET and HEAD have no use for it. A verdict never depends on how the bytes were split
+// into calls.
 #pragma once
 
 #include <cstddef>
@@ -76,6 +77,13 @@ class request_parser {
     std::size_t consumed() const noexcept { return consumed_; }
     // True once some byte of a request (not only blank lines) was seen.
     bool started() const noexcept { return started_; }
+    // True while an HTTP/1.1 request whose head asked for `Expect: 100-continue` waits for
+    // its body: its client may hold the body back until it hears "100 Continue", which the
+    // server then sends, once, before reading on (RFC 9110 10.1.1). An HTTP/1.0 request's
+    // expectation is ignored, as that section requires.
+    bool awaits_continue() const noexcept {
+        return continue_expected_ && state_ == parse_state::incomplete;
+    }
 
     // Ready for the next request.
     void reset() noexcept { *this = request_parser(limits_); }
@@ -125,9 +133,12 @@ class request_parser {
     bool has_content_length_ = false;
     bool conn_close_ = false;
     bool conn_keep_alive_ = false;
-    std::size_t next_line_ = 0;      // where the next unparsed line starts
-    std::size_t scanned_ = 0;        // no '\n' before this offset after next_line_
-    std::size_t request_start_ = 0;  // after leading blank lines
+    bool expect_continue_ = false;    // the head has Expect: 100-continue
+    bool unmet_expectation_ = false;  // the head has an expectation other than 100-continue
+    bool continue_expected_ = false;  // the head is done, and its 100-continue is honoured
+    std::size_t next_line_ = 0;       // where the next unparsed line starts
+    std::size_t scanned_ = 0;         // no '\n' before this offset after next_line_
+    std::size_t request_start_ = 0;   // after leading blank lines
     std::size_t header_lines_ = 0;
     std::size_t head_end_ = 0;  // after the blank line ending the head
     std::size_t consumed_ = 0;

@@ -33,6 +33,8 @@ std::string_view reason_phrase(int status) noexcept {
             return "URI Too Long";
         case 416:
             return "Range Not Satisfiable";
+        case 417:
+            return "Expectation Failed";
         case 431:
             return "Request Header Fields Too Large";
         case 500:

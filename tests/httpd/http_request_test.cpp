@@ -107,6 +107,52 @@ TEST(RequestParser, MethodsOfTheRegistryAreToldFromUnrecognizedOnes) {
     }
 }
 
+// RFC 9110 10.1.1: a 1.1 request with Expect: 100-continue and a body to come is answered
+// "100 Continue" before its body is read; 1.0's expectations are ignored; others get 417.
+TEST(RequestParser, ExpectContinueIsAwaitedOnlyWhileTheBodyIsMissing) {
+    const std::string head =
+        "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n";
+    request_parser p;
+    EXPECT_FALSE(p.awaits_continue());
+    EXPECT_EQ(p.parse(head.substr(0, head.size() - 2)), parse_state::incomplete);
+    EXPECT_FALSE(p.awaits_continue());  // the head is not complete yet
+    EXPECT_EQ(p.parse(head), parse_state::incomplete);
+    EXPECT_TRUE(p.awaits_continue());
+    EXPECT_EQ(p.parse(head + "he"), parse_state::incomplete);
+    EXPECT_TRUE(p.awaits_continue());
+    EXPECT_EQ(p.parse(head + "hello"), parse_state::done);
+    EXPECT_FALSE(p.awaits_continue());
+    EXPECT_EQ(p.consumed(), head.size() + 5);
+
+    request_parser whole;  // the body came with the head: nothing to ask for
+    EXPECT_EQ(whole.parse(head + "hello"), parse_state::done);
+    EXPECT_FALSE(whole.awaits_continue());
+
+    request_parser old;  // HTTP/1.0: ignored
+    EXPECT_EQ(old.parse("POST /x HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"),
+              parse_state::incomplete);
+    EXPECT_FALSE(old.awaits_continue());
+
+    request_parser chunked;
+    EXPECT_EQ(chunked.parse("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+                            "Expect: 100-continue\r\n\r\n"),
+              parse_state::incomplete);
+    EXPECT_TRUE(chunked.awaits_continue());
+}
+
+TEST(RequestParser, AnExpectationOtherThanContinueGets417) {
+    for (std::string_view value : {"something", "100-continue, x-other", "100-continue=1"}) {
+        request_parser p;
+        EXPECT_EQ(
+            p.parse("GET /x HTTP/1.1\r\nHost: h\r\nExpect: " + std::string(value) + "\r\n\r\n"),
+            parse_state::error)
+            << value;
+        EXPECT_EQ(p.error_status(), 417) << value;
+    }
+    request_parser old;  // HTTP/1.0: ignored
+    EXPECT_EQ(old.parse("GET /x HTTP/1.0\r\nExpect: something\r\n\r\n"), parse_state::done);
+}
+
 TEST(RequestParser, SmallBodyIsPartOfTheRequest) {
     const std::string s = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhel";
     request_parser p;
@@ -437,8 +483,8 @@ TEST(RequestParser, RandomInputIsHandled) {
             EXPECT_GT(p.consumed(), 0u);
         } else if (st == parse_state::error) {
             const int status = p.error_status();
-            EXPECT_TRUE(status == 400 || status == 413 || status == 414 || status == 431 ||
-                        status == 501 || status == 505)
+            EXPECT_TRUE(status == 400 || status == 413 || status == 414 || status == 417 ||
+                        status == 431 || status == 501 || status == 505)
                 << status;
         }
     }

@@ -198,8 +198,8 @@ TEST(Heads, ReasonPhrases) {
 
 // Every status the server sends (README.md's lists) has its phrase, not the fallback.
 TEST(Heads, EveryStatusTheServerSendsHasItsReasonPhrase) {
-    for (int status :
-         {200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505}) {
+    for (int status : {200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 417, 431, 500,
+                       501, 503, 505}) {
         EXPECT_NE(httpd::reason_phrase(status), "Unknown") << status;
     }
     EXPECT_EQ(httpd::reason_phrase(299), "Unknown");

@@ -261,6 +261,18 @@ def group_basics(binary, base, root):
         check(get(port, "/missing")[0] == 404, "missing -> 404")
         status, h, _ = get(port, "/a.txt", method="POST")
         check(status == 405 and h["allow"] == "GET, HEAD", "POST -> 405 with Allow")
+        # Expect: 100-continue: "100 Continue" before the body is sent, then the answer.
+        conn = Conn(port)
+        conn.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        status, _, body = conn.response()
+        check(status == 100 and body == b"", "Expect: 100-continue -> 100 Continue before the body")
+        conn.send(b"hello")
+        status, _, body = conn.response()
+        check(status == 200 and body == b"hello\n", "... then the answer once the body came")
+        conn.close()
+        status, _, _ = get(port, "/a.txt", headers={"Expect": "x-unknown"})
+        check(status == 417, f"an unknown expectation -> 417 (got {status})")
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
         c.request("FROB", "/a.txt")
         r = c.getresponse()

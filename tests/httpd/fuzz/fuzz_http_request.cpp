@@ -99,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (st == httpd::parse_state::error) {
             check(o.status == whole.error_status());
             const int s = whole.error_status();
-            check(s == 400 || s == 413 || s == 414 || s == 431 || s == 501 || s == 505);
+            check(s == 400 || s == 413 || s == 414 || s == 417 || s == 431 || s == 501 || s == 505);
             break;
         }
         if (st != httpd::parse_state::done) break;
