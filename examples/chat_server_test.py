@@ -8,53 +8,16 @@ line it prints), talks to it with plain sockets (standard library only), then st
 SIGTERM and checks that it exits with status 0. A second run checks the idle timeout and
 SIGINT. Every wait is bounded; only 127.0.0.1 is used.
 """
-import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
-WAIT = 5.0  # seconds: the bound on any single expectation
+import harness
+from harness import WAIT, Failure
 
 
-class Failure(Exception):
-    pass
-
-
-class Server:
-    """The chat_server process; its output is collected by a thread (so it never blocks)."""
-
-    def __init__(self, binary, *args):
-        self.proc = subprocess.Popen(
-            [binary, "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines = queue.Queue()
-        self.log = []
-        threading.Thread(target=self._collect, daemon=True).start()
-        first = self._next_line()
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", first or "")
-        if not m:
-            raise Failure(f"unexpected first line from the server: {first!r}")
-        self.port = int(m.group(1))
-
-    def _collect(self):
-        for line in self.proc.stdout:
-            self.log.append(line.rstrip("\n"))
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _next_line(self):
-        try:
-            return self.lines.get(timeout=WAIT)
-        except queue.Empty:
-            return None
-
+class Server(harness.Server):
     def stop(self, sig, expect_code=0):
         self.proc.send_signal(sig)
         try:
@@ -65,79 +28,25 @@ class Server:
             raise Failure(f"the server exited with {code} after {sig.name}")
         print(f"  ok: {sig.name} -> clean exit, status {code}")
 
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
-
-class Client:
-    def __init__(self, port, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(WAIT)
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data)
-
+class Client(harness.Client):
     def say(self, text):
         self.send(text.encode() + b"\n")
 
-    def line(self, wait=WAIT):
-        """The next line; None at end of file (or reset); raises on timeout."""
-        deadline = time.monotonic() + wait
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure("no line in time")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                raise Failure("no line in time")
-            except ConnectionResetError:
-                return None
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode("utf-8", "replace")
-
     def expect(self, needle, what):
         """Reads lines until one contains needle (others are skipped)."""
-        seen = []
         try:
-            while True:
-                line = self.line()
-                if line is None:
-                    raise Failure(f"connection closed; lines seen: {seen}")
-                if needle in line:
-                    print(f"  ok: {what}")
-                    return line
-                seen.append(line)
+            line = super().expect(needle)
         except Failure as e:
-            raise Failure(f"{what}: expected a line containing {needle!r}: {e}") from None
+            raise Failure(f"{what}: {e}") from None
+        print(f"  ok: {what}")
+        return line
 
     def expect_closed(self, what, wait=WAIT):
         """The server closes the connection (any remaining lines are skipped)."""
-        deadline = time.monotonic() + wait
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure(f"{what}: the connection is still open")
-            self.sock.settimeout(left)
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                print(f"  ok: {what}")
-                return
+        if not self.closed(wait):
+            raise Failure(f"{what}: the connection is still open")
+        print(f"  ok: {what}")
 
     def who(self, before):
         """Sends /who and returns the answer; earlier lines are appended to before."""
@@ -149,9 +58,6 @@ class Client:
             if line.startswith("* online ("):
                 return line
             before.append(line)
-
-    def close(self):
-        self.sock.close()
 
 
 def main_scenario(binary):

@@ -455,16 +455,30 @@ TEST(Color, TaskGroupOfAColoredThreadStaysInItsColor) {
     EXPECT_EQ(in_color, 4);
 }
 
+// Two unpinned loops that steal at the first chance: one runnable thread is enough for a
+// near or a far move, and a color may move again at once, so that a stealing test needs no
+// real load to provoke (or to fail to prevent) a steal.
+cpc::runtime_options eager_stealing() {
+    return {.threads = 2,
+            .pin = false,
+            .steal_min_ready = 1,
+            .steal_far_min_ready = 1,
+            .steal_hysteresis = 0};
+}
+
+// n colors that all start on loop l, the busy loop of a stealing test. (Colors are neither
+// copyable nor movable: the vector holds pointers.)
+std::vector<std::unique_ptr<cpc::color>> colors_on(cpc::loop& l, std::size_t n) {
+    std::vector<std::unique_ptr<cpc::color>> colors;
+    for (std::size_t i = 0; i < n; ++i)
+        colors.push_back(std::make_unique<cpc::color>(l));
+    return colors;
+}
+
 // Yields in colors that all start on loop 0 until the idle loop 1 has stolen one.
 TEST(Stealing, AnIdleLoopTakesAColorFromABusyOne) {
-    cpc::runtime rt({.threads = 2,
-                     .pin = false,
-                     .steal_min_ready = 1,
-                     .steal_far_min_ready = 1,
-                     .steal_hysteresis = 0});
-    std::vector<std::unique_ptr<cpc::color>> colors;
-    for (int i = 0; i < 4; ++i)
-        colors.push_back(std::make_unique<cpc::color>(rt.at(0)));
+    cpc::runtime rt(eager_stealing());
+    const std::vector<std::unique_ptr<cpc::color>> colors = colors_on(rt.at(0), 4);
     std::atomic<int> ran_on_1{0};
     for (int i = 0; i < 8; ++i) {
         rt.spawn(
@@ -484,11 +498,7 @@ TEST(Stealing, AnIdleLoopTakesAColorFromABusyOne) {
 
 TEST(Stealing, APinnedColorStays) {
     // with_timeout pins its color: its deadline timer must be cancelled where it was armed.
-    cpc::runtime rt({.threads = 2,
-                     .pin = false,
-                     .steal_min_ready = 1,
-                     .steal_far_min_ready = 1,
-                     .steal_hysteresis = 0});
+    cpc::runtime rt(eager_stealing());
     cpc::color pinned(rt.at(0));
     cpc::color other(rt.at(0));
     std::atomic<bool> stop{false};
@@ -522,14 +532,8 @@ TEST(Stealing, APinnedColorStays) {
 TEST(Stealing, AColorWaitingUnderADirectDeadlineStays) {
     // with_timeout(d, awaiter) pins the color too while its deadline is armed: the color's
     // other threads, yielding meanwhile on a busy loop beside an idle one, never move.
-    cpc::runtime rt({.threads = 2,
-                     .pin = false,
-                     .steal_min_ready = 1,
-                     .steal_far_min_ready = 1,
-                     .steal_hysteresis = 0});
-    std::vector<std::unique_ptr<cpc::color>> colors;
-    for (int i = 0; i < 4; ++i)
-        colors.push_back(std::make_unique<cpc::color>(rt.at(0)));
+    cpc::runtime rt(eager_stealing());
+    const std::vector<std::unique_ptr<cpc::color>> colors = colors_on(rt.at(0), 4);
     std::vector<cpc::condvar> done(colors.size());
     std::atomic<int> moved{0};
     std::vector<std::optional<bool>> slept(colors.size(), true);

@@ -3,45 +3,15 @@
 // examples/tutorial/tutorial_test.py checks it over loopback.
 //
 //   1_echo [--port N]     (default 7000; 0: any free port, printed at start)
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <chrono>
 #include <cpc/cpc.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 using namespace std::chrono_literals;
-
-// A non-blocking TCP socket listening on 127.0.0.1:port (0: the kernel picks a free port).
-// Non-blocking, so that cpc::accept never blocks the loop: without a pending connection the
-// kernel answers EAGAIN and the thread waits for readiness instead. Returns the fd, or -1.
-int listen_on(std::uint16_t port, std::uint16_t* bound) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, SOMAXCONN) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        const int error = errno;  // for the caller's perror, whatever close does
-        ::close(fd);
-        errno = error;
-        return -1;
-    }
-    *bound = ntohs(addr.sin_port);
-    return fd;
-}
 
 // `--port N`, or 7000. Anything else is a usage error.
 bool parse_args(int argc, char** argv, std::uint16_t* port) {
@@ -55,16 +25,16 @@ bool parse_args(int argc, char** argv, std::uint16_t* port) {
     return true;
 }
 
-// One connection: read what the client sent, write it back, until the client closes.
-cpc::task<void> echo(int fd) {
+// One connection: read what the client sent, write it back, until the client closes. The
+// thread owns the socket: it is closed when the thread ends, whichever way it leaves.
+cpc::task<void> echo(cpc::unique_fd fd) {
     char buf[4096];
     for (;;) {
-        const cpc::io_result got = co_await cpc::read(fd, buf, sizeof buf);
+        const cpc::io_result got = co_await cpc::read(fd.get(), buf, sizeof buf);
         if (!got || got.bytes == 0) break;  // an error, or the client closed
-        const cpc::io_result sent = co_await cpc::write(fd, buf, got.bytes);
+        const cpc::io_result sent = co_await cpc::write(fd.get(), buf, got.bytes);
         if (!sent) break;
     }
-    cpc::close(fd);
 }
 
 // The listening thread: a new thread for every connection.
@@ -72,7 +42,7 @@ cpc::task<void> listener(int listen_fd) {
     for (;;) {
         const cpc::accept_result client = co_await cpc::accept(listen_fd);
         if (client) {
-            cpc::spawn(echo(client.fd));
+            cpc::spawn(echo(cpc::unique_fd(client.fd)));
         } else {
             // Out of file descriptors (EMFILE): the connection waits in the backlog.
             std::fprintf(stderr, "accept: %s\n", client.error.message().c_str());
@@ -87,14 +57,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
         return 2;
     }
-    std::uint16_t bound = 0;
-    const int fd = listen_on(port, &bound);
-    if (fd < 0) {
-        std::perror("listen on 127.0.0.1");
+    // Non-blocking (listen_on's default), so that cpc::accept never blocks the loop: without a
+    // pending connection the kernel answers EAGAIN and the thread waits for readiness instead.
+    const cpc::listen_result l = cpc::listen_on(cpc::endpoint::loopback_v4(port));
+    if (!l) {
+        std::fprintf(stderr, "%s on 127.0.0.1:%u: %s\n", l.failed_call, port,
+                     l.error.message().c_str());
         return 1;
     }
-    std::printf("echo server listening on 127.0.0.1:%u\n", bound);
+    // With port 0 the kernel chose the port: the socket's own address tells which.
+    const std::string bound = cpc::local_endpoint(l.fd.get()).value().to_string();
+    std::printf("echo server listening on %s\n", bound.c_str());
     std::fflush(stdout);
-    cpc::spawn(listener(fd));
+    cpc::spawn(listener(l.fd.get()));
     cpc::main_loop();  // runs the threads; this server runs until it is killed
 }

@@ -4,12 +4,8 @@
 // through it, and examples/tutorial/tutorial_test.py checks it over loopback.
 //
 //   2_chat [--port N]     (default 7000; 0: any free port, printed at start)
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cpc/cpc.hpp>
 #include <cstdint>
@@ -22,31 +18,6 @@
 #include <string_view>
 
 using namespace std::chrono_literals;
-
-// A non-blocking TCP socket listening on 127.0.0.1:port (0: the kernel picks a free port).
-// Non-blocking, so that cpc::accept never blocks the loop: without a pending connection the
-// kernel answers EAGAIN and the thread waits for readiness instead. Returns the fd, or -1.
-int listen_on(std::uint16_t port, std::uint16_t* bound) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, SOMAXCONN) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        const int error = errno;  // for the caller's perror, whatever close does
-        ::close(fd);
-        errno = error;
-        return -1;
-    }
-    *bound = ntohs(addr.sin_port);
-    return fd;
-}
 
 // `--port N`, or 7000. Anything else is a usage error.
 bool parse_args(int argc, char** argv, std::uint16_t* port) {
@@ -62,8 +33,7 @@ bool parse_args(int argc, char** argv, std::uint16_t* port) {
 
 struct client {
     explicit client(int fd, std::string name) : fd(fd), name(std::move(name)) {}
-    ~client() { cpc::close(fd); }  // when both of its threads have let go of it
-    const int fd;
+    const cpc::unique_fd fd;  // closed when both of its threads have let go of the client
     const std::string name;
     std::deque<std::string> outbox;  // lines for this client, oldest first
     cpc::condvar wake_writer;        // signalled when outbox grows or the client goes
@@ -93,7 +63,7 @@ cpc::task<void> reader(room& r, std::shared_ptr<client> c) {
     char buf[1024];
     std::string pending;
     for (;;) {
-        const cpc::io_result got = co_await cpc::read(c->fd, buf, sizeof buf);
+        const cpc::io_result got = co_await cpc::read(c->fd.get(), buf, sizeof buf);
         if (!got || got.bytes == 0) break;  // an error, or the client closed
         pending.append(buf, got.bytes);
         for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
@@ -117,9 +87,9 @@ cpc::task<void> writer(std::shared_ptr<client> c) {
         }
         const std::string line = std::move(c->outbox.front());
         c->outbox.pop_front();
-        const cpc::io_result sent = co_await cpc::write(c->fd, line.data(), line.size());
+        const cpc::io_result sent = co_await cpc::write(c->fd.get(), line.data(), line.size());
         if (!sent) {
-            ::shutdown(c->fd, SHUT_RDWR);  // the reader sees the end and leaves the room
+            ::shutdown(c->fd.get(), SHUT_RDWR);  // the reader sees the end and leaves the room
             break;
         }
     }
@@ -145,15 +115,19 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s [--port N]\n", argv[0]);
         return 2;
     }
-    std::uint16_t bound = 0;
-    const int fd = listen_on(port, &bound);
-    if (fd < 0) {
-        std::perror("listen on 127.0.0.1");
+    // Non-blocking (listen_on's default), so that cpc::accept never blocks the loop: without a
+    // pending connection the kernel answers EAGAIN and the thread waits for readiness instead.
+    const cpc::listen_result l = cpc::listen_on(cpc::endpoint::loopback_v4(port));
+    if (!l) {
+        std::fprintf(stderr, "%s on 127.0.0.1:%u: %s\n", l.failed_call, port,
+                     l.error.message().c_str());
         return 1;
     }
-    std::printf("chat server listening on 127.0.0.1:%u\n", bound);
+    // With port 0 the kernel chose the port: the socket's own address tells which.
+    const std::string bound = cpc::local_endpoint(l.fd.get()).value().to_string();
+    std::printf("chat server listening on %s\n", bound.c_str());
     std::fflush(stdout);
     room r;
-    cpc::spawn(listener(fd, r));
+    cpc::spawn(listener(l.fd.get(), r));
     cpc::main_loop();  // runs the threads; this server runs until it is killed
 }

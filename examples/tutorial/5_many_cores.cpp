@@ -6,9 +6,7 @@
 //
 //   5_many_cores [--port N] [--idle-ms MS] [--threads N]
 //   (default 7000, 60000, and a loop per CPU; port 0: any free port)
-#include <arpa/inet.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,31 +25,6 @@
 #include <string_view>
 
 using namespace std::chrono_literals;
-
-// A non-blocking TCP socket listening on 127.0.0.1:port (0: the kernel picks a free port).
-// Non-blocking, so that cpc::accept never blocks the loop: without a pending connection the
-// kernel answers EAGAIN and the thread waits for readiness instead. Returns the fd, or -1.
-int listen_on(std::uint16_t port, std::uint16_t* bound) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd, SOMAXCONN) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        const int error = errno;  // for the caller's perror, whatever close does
-        ::close(fd);
-        errno = error;
-        return -1;
-    }
-    *bound = ntohs(addr.sin_port);
-    return fd;
-}
 
 // A number in [lo, hi], or false.
 bool parse_number(const char* text, long lo, long hi, long* out) {
@@ -89,8 +62,7 @@ bool parse_args(int argc, char** argv, options* opt) {
 struct client {
     client(int fd, std::string name, cpc::loop& io_loop)
         : fd(fd), name(std::move(name)), io_loop(io_loop) {}
-    ~client() { cpc::close(fd); }  // when both of its threads have let go of it
-    const int fd;
+    const cpc::unique_fd fd;  // closed when both of its threads have let go of the client
     const std::string name;
     cpc::loop& io_loop;  // where its threads wait for the kernel, uncolored
     // The rest is the room's: touched only in the room's color.
@@ -173,7 +145,7 @@ cpc::task<void> reader(room& r, std::shared_ptr<client> c) {
     for (;;) {
         co_await cpc::attach(c->io_loop);  // wait and read on the client's own loop
         const std::optional<cpc::io_result> got =
-            co_await cpc::with_timeout(r.idle_timeout, cpc::read(c->fd, buf, sizeof buf));
+            co_await cpc::with_timeout(r.idle_timeout, cpc::read(c->fd.get(), buf, sizeof buf));
         co_await cpc::recolor(r.color);  // back in the room
         if (!got) {                      // the deadline passed first
             r.tell(*c, "* idle for " + std::to_string(r.idle_timeout.count()) + " ms, bye");
@@ -206,10 +178,10 @@ cpc::task<void> writer(room& r, std::shared_ptr<client> c) {
             batch += c->outbox.front();
         co_await cpc::attach(c->io_loop);
         const std::optional<cpc::io_result> sent = co_await cpc::with_timeout(
-            kWriteTimeout, cpc::write(c->fd, batch.data(), batch.size()));
+            kWriteTimeout, cpc::write(c->fd.get(), batch.data(), batch.size()));
         co_await cpc::recolor(r.color);
-        if (!sent || !*sent) {             // the client does not read, or is gone
-            ::shutdown(c->fd, SHUT_RDWR);  // the reader sees the end and leaves the room
+        if (!sent || !*sent) {                   // the client does not read, or is gone
+            ::shutdown(c->fd.get(), SHUT_RDWR);  // the reader sees the end and leaves the room
             break;
         }
     }
@@ -236,17 +208,21 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s [--port N] [--idle-ms MS] [--threads N]\n", argv[0]);
         return 2;
     }
-    std::uint16_t bound = 0;
-    const int fd = listen_on(opt.port, &bound);
-    if (fd < 0) {
-        std::perror("listen on 127.0.0.1");
+    // Non-blocking (listen_on's default), so that cpc::accept never blocks the loop: without a
+    // pending connection the kernel answers EAGAIN and the thread waits for readiness instead.
+    const cpc::listen_result l = cpc::listen_on(cpc::endpoint::loopback_v4(opt.port));
+    if (!l) {
+        std::fprintf(stderr, "%s on 127.0.0.1:%u: %s\n", l.failed_call, opt.port,
+                     l.error.message().c_str());
         return 1;
     }
+    // With port 0 the kernel chose the port: the socket's own address tells which.
+    const std::string bound = cpc::local_endpoint(l.fd.get()).value().to_string();
     cpc::runtime rt{{.threads = opt.threads}};
     cpc::color room_color(rt);
-    std::printf("chat server listening on 127.0.0.1:%u (loops: %zu)\n", bound, rt.size());
+    std::printf("chat server listening on %s (loops: %zu)\n", bound.c_str(), rt.size());
     std::fflush(stdout);
     room r(rt, room_color, opt.idle_timeout);
-    rt.spawn(listener(fd, r), room_color);
+    rt.spawn(listener(l.fd.get(), r), room_color);
     rt.run();  // runs every loop; this server runs until it is killed
 }

@@ -103,15 +103,14 @@ int main() {
         std::perror("socketpair");
         return 1;
     }
+    const cpc::unique_fd out(pair[0]), in(pair[1]);
     const std::string name = "world";
-    cpc::spawn(greet(pair[0], "hello, " + name));
+    cpc::spawn(greet(out.get(), "hello, " + name));
 
     const cpc::run_result r = cpc::main_loop();
 
     char got[64] = {};
-    const ssize_t n = ::read(pair[1], got, sizeof got - 1);
-    ::close(pair[0]);
-    ::close(pair[1]);
+    const ssize_t n = ::read(in.get(), got, sizeof got - 1);
 
     check(seen_by_lambda == 42, "a coroutine lambda's parameter outlives the lambda");
     check(woke_early, "a sleep awaited into a named local reports its interruption");

@@ -9,49 +9,26 @@ given here and those of the check (--idle-ms 300 for the idle timeout's), and ta
 plain sockets (standard library only). Every wait is bounded by WAIT; each server must still
 be running at the end (no crash), and is then stopped by its PID with SIGTERM.
 """
-import queue
 import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-WAIT = 5.0  # seconds: the bound on any single expectation
-
-
-class Failure(Exception):
-    pass
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/, for harness
+import harness  # noqa: E402
+from harness import WAIT, Failure  # noqa: E402
 
 
 def ok(what):
     print(f"  ok: {what}")
 
 
-class Server:
-    def __init__(self, binary, args):
-        self.proc = subprocess.Popen([binary, "--port", "0", *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = queue.Queue()
-        self.log = []
-        self.collector = threading.Thread(target=self._collect, daemon=True)
-        self.collector.start()
-        try:
-            first = self.lines.get(timeout=WAIT)
-        except queue.Empty:
-            first = None
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", first or "")
-        if not m:
-            raise Failure(f"unexpected first line from the server: {first!r}")
-        print(f"  server: {first.strip()}", flush=True)
-        self.port = int(m.group(1))
-
-    def _collect(self):
-        for line in self.proc.stdout:
-            self.log.append(line.rstrip("\n"))
-            self.lines.put(line)
-        self.lines.put(None)
+class Server(harness.Server):
+    def __init__(self, binary, *args):
+        super().__init__(binary, *args)
+        print(f"  server: {self.first.strip()}", flush=True)
 
     def stop(self):
         if self.proc.poll() is not None:
@@ -70,85 +47,29 @@ class Server:
             raise Failure(f"sanitizer report from the server: {reports[0]}")
         ok("the server ran to the end of the test and stopped on SIGTERM")
 
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
-
-class Client:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data.encode() if isinstance(data, str) else data)
-
+class Client(harness.Client):
     def recv_exactly(self, n):
         deadline = time.monotonic() + WAIT
         while len(self.buf) < n:
-            self._fill(deadline)
+            if not self._fill(deadline):
+                raise Failure(f"connection closed by the server (have {self.buf!r})")
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
-
-    def line(self, wait=WAIT):
-        deadline = time.monotonic() + wait
-        while b"\n" not in self.buf:
-            self._fill(deadline)
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode(errors="replace")
-
-    def expect(self, text, wait=WAIT):
-        """Reads lines until one contains text; returns it."""
-        deadline = time.monotonic() + wait
-        seen = []
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failure(f"no line with {text!r} within {wait} s; got {seen}")
-            try:
-                line = self.line(left)
-            except Failure:
-                raise Failure(f"no line with {text!r} within {wait} s; got {seen}")
-            seen.append(line)
-            if text in line:
-                return line
 
     def expect_any(self, *texts, wait=WAIT):
         """Reads lines until one contains any of texts; returns it."""
         deadline = time.monotonic() + wait
         while True:
             line = self.line(max(deadline - time.monotonic(), 0.001))
+            if line is None:
+                raise Failure(f"connection closed before a line with any of {texts}")
             if any(t in line for t in texts):
                 return line
 
     def expect_closed(self, wait=WAIT):
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                self._fill(deadline)
-            except ConnectionResetError:
-                return
-            except Failure as e:
-                if "closed" in str(e):
-                    return
-                raise
-
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Failure(f"timed out waiting for data (have {self.buf!r})")
-        self.sock.settimeout(left)
-        try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
-            raise Failure(f"timed out waiting for data (have {self.buf!r})")
-        if not data:
-            raise Failure(f"connection closed by the server (have {self.buf!r})")
-        self.buf += data
-
-    def close(self):
-        self.sock.close()
+        if not self.closed(wait):
+            raise Failure(f"the connection is still open after {wait} s")
 
 
 def test_echo(start):
@@ -305,7 +226,7 @@ def main():
     servers = []
 
     def start(*args):
-        servers.append(Server(binary, [*extra, *args]))
+        servers.append(Server(binary, *extra, *args))
         return servers[-1]
 
     try:
