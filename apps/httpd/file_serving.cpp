@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "common/log.hpp"
 #include "connection.hpp"
 #include "cpc/clock.hpp"
 #include "http_response.hpp"
@@ -29,6 +30,29 @@ namespace httpd {
 namespace {
 
 constexpr std::size_t kSendfileChunk = 1 << 20;  // each chunk of a big file has its own timeout
+constexpr std::size_t kCopyChunk = 128 << 10;    // without --sendfile: one read, one write
+
+// pread(2), EINTR retried: the bytes read, 0 at the file's end, < 0 with errno.
+ssize_t read_at(int fd, char* buf, std::size_t len, off_t offset) {
+    for (;;) {
+        const ssize_t n = ::pread(fd, buf, len, offset);
+        if (n >= 0 || errno != EINTR) return n;
+    }
+}
+
+// A file that ended (error 0) or failed to read (EIO...) before the bytes its head promised.
+void report_short_file(std::string_view path, int fd, int error, std::uint64_t sent,
+                       std::uint64_t promised) {
+    if (error != 0) {
+        app_log::warn("{}: read error while being sent: {}; {} of {} bytes sent, closing", path,
+                      std::strerror(error), sent, promised);
+        return;
+    }
+    struct stat now {};
+    const long long size = ::fstat(fd, &now) == 0 ? static_cast<long long>(now.st_size) : -1;
+    app_log::warn("{}: truncated to {} bytes while being sent; {} of {} sent, closing", path, size,
+                  sent, promised);
+}
 
 struct unique_fd {
     int fd = -1;
@@ -144,6 +168,7 @@ cpc::task<server::outcome> server::respond_from_disk(connection& c, const reques
             std::optional<std::string> body =
                 read_whole_file(file.fd, static_cast<std::size_t>(st.st_size));
             if (!body) {
+                app_log::warn("{}: could not be read whole (changed while read?): 500", path);
                 outcome o = co_await send_error(c, 500, head_only);
                 co_return o;
             }
@@ -158,7 +183,7 @@ cpc::task<server::outcome> server::respond_from_disk(connection& c, const reques
         co_return o;
     }
     cache_.forget(key);  // grown past the limit
-    outcome o = co_await send_file(c, req, file.fd, st, mime);
+    outcome o = co_await send_file(c, req, file.fd, st, mime, path);
     co_return o;
 }
 
@@ -195,7 +220,8 @@ cpc::task<server::outcome> server::send_cached(connection& c, const request& req
 }
 
 cpc::task<server::outcome> server::send_file(connection& c, const request& req, int file_fd,
-                                             const struct stat& st, std::string_view mime) {
+                                             const struct stat& st, std::string_view mime,
+                                             std::string_view path) {
     const bool head_only = req.kind == method_kind::head;
     const bool keep = req.keep_alive && !stopping_;
     const file_identity id = file_identity::of(st);
@@ -221,17 +247,45 @@ cpc::task<server::outcome> server::send_file(connection& c, const request& req, 
         ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c.nodelay = true;
     }
-    // The body straight from the page cache of the kernel; each chunk has its own timeout,
-    // so a slow but live client is not cut off, and a dead one is.
+    // Each chunk has its own timeout, so a slow but live client is not cut off, and a dead one
+    // is. With --sendfile the body goes straight from the kernel's page cache; otherwise
+    // through a buffer (send_file's comment in server.hpp says why).
+    std::unique_ptr<char[]> copy;
+    if (!cfg_.sendfile) copy = std::make_unique_for_overwrite<char[]>(kCopyChunk);
     off_t offset = static_cast<off_t>(p.first);
-    std::uint64_t left = p.length;
-    while (left > 0) {
-        const std::size_t chunk =
-            static_cast<std::size_t>(std::min<std::uint64_t>(left, kSendfileChunk));
-        const std::optional<cpc::io_result> r = co_await cpc::with_timeout(
-            cfg_.send_timeout, cpc::sendfile(c.fd, file_fd, &offset, chunk, &c.hangup));
-        if (!r || !*r) co_return outcome{p.status, p.length - left, false};
-        left -= chunk;
+    std::uint64_t sent = 0;
+    while (sent < p.length) {
+        const std::uint64_t left = p.length - sent;
+        std::optional<cpc::io_result> r;
+        if (copy) {
+            const ssize_t n = read_at(
+                file_fd, copy.get(),
+                static_cast<std::size_t>(std::min<std::uint64_t>(left, kCopyChunk)), offset);
+            if (n <= 0) {  // the file ends sooner than the head said, or cannot be read
+                report_short_file(path, file_fd, n < 0 ? errno : 0, sent, p.length);
+                co_return outcome{p.status, sent, false};
+            }
+            offset += n;
+            r = co_await cpc::with_timeout(
+                cfg_.send_timeout,
+                cpc::write(c.fd, copy.get(), static_cast<std::size_t>(n), &c.hangup));
+        } else {
+            const auto chunk =
+                static_cast<std::size_t>(std::min<std::uint64_t>(left, kSendfileChunk));
+            r = co_await cpc::with_timeout(cfg_.send_timeout,
+                                           cpc::sendfile(c.fd, file_fd, &offset, chunk, &c.hangup));
+        }
+        if (r) sent += r->bytes;
+        if (!r || !*r) {
+            // sendfile found the file's end before the head's length: truncated meanwhile.
+            // The connection closes short, which the client sees.
+            struct stat now {};
+            if (!copy && r && ::fstat(file_fd, &now) == 0 &&
+                static_cast<std::uint64_t>(now.st_size) < p.first + p.length) {
+                report_short_file(path, file_fd, 0, sent, p.length);
+            }
+            co_return outcome{p.status, sent, false};
+        }
     }
     co_return outcome{p.status, p.length, keep};
 }

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
     app.add_option("--cache-file-max", cfg.cache_file_max,
                    "largest file kept in the page cache, in bytes")
         ->capture_default_str();
+    app.add_flag("--sendfile", cfg.sendfile,
+                 "send files over --cache-file-max with sendfile(2), without a copy; a file "
+                 "truncated in place while sent may then reach clients with zeros");
     app.add_option("--header-timeout", header_timeout,
                    "seconds allowed for the whole head of a request")
         ->capture_default_str()

@@ -58,7 +58,13 @@ struct server_config {
     int backlog = 511;
     accept_policy policy = accept_policy::active;
     std::size_t cache_size = 16 * 1024 * 1024;  // page cache capacity in bytes
-    std::size_t cache_file_max = 64 * 1024;     // larger files go out with sendfile
+    std::size_t cache_file_max = 64 * 1024;     // larger files are read from disk as they go
+    // Larger files with sendfile(2), from the kernel's page cache without a copy. The kernel
+    // then sends the file's pages by reference: a file truncated in place while it is sent
+    // reaches the client with zeros where its bytes were (measured: tests/httpd "disk"
+    // group), even a response whose length is whole. Off: the bytes go through a buffer,
+    // and a response carries the file's bytes as they were read, or stops short.
+    bool sendfile = false;
     std::chrono::milliseconds header_timeout{10'000};
     std::chrono::milliseconds keepalive_timeout{15'000};
     std::chrono::milliseconds send_timeout{30'000};
@@ -144,8 +150,12 @@ class server {
                                          const std::string& key, std::int64_t now);
     cpc::task<outcome> send_cached(connection& c, const request& req,
                                    std::shared_ptr<const cached_file> f);
+    // A file over cache_file_max, in chunks (config's sendfile says how). A file that ends
+    // before the length its head promised (truncated meanwhile), or cannot be read, closes
+    // the connection short and is reported with path (relative to the root).
     cpc::task<outcome> send_file(connection& c, const request& req, int file_fd,
-                                 const struct stat& st, std::string_view mime);
+                                 const struct stat& st, std::string_view mime,
+                                 std::string_view path);
 
     // Stopping: shutdown.cpp.
     cpc::task<void> shutdown_deadline();

@@ -93,10 +93,12 @@ def all_servers(build_dir, run_dir, root, port, backlog, backends=("epoll",)):
 
     httpd = str(b / "apps" / "httpd" / "httpd")
     for backend in backends:
+        # --sendfile, as nginx's "sendfile on" and lighttpd's sendfile back-end (conf/): the
+        # same zero-copy path for the files over httpd's page cache limit.
         servers.append(
             Server("httpd", "cpc", [
                 httpd, "--root", str(root), "--bind", "127.0.0.1", "--port", str(port),
-                "--listen-backlog", str(backlog), "--threads", "1", "--quiet"
+                "--listen-backlog", str(backlog), "--threads", "1", "--quiet", "--sendfile"
             ], httpd, backend=backend))
 
     servers += [production(name, run_dir, root, port, backlog)

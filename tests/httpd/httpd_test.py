@@ -751,6 +751,108 @@ def one_response(data):
     return int(lines[0].split()[1]), headers, rest[:n], rest[n:]
 
 
+def group_disk(binary, base, root):
+    """Files changed while they are sent with sendfile (larger than the page cache takes): a
+    truncated file's response stops short and the connection closes (the head promised more),
+    never with bytes that are not the file's, and the server says so; a deleted or replaced
+    file's response is the file as it was opened. Everyone else is served throughout."""
+    size = 32 << 20  # more than the socket buffers hold, so the send is still going on
+    original = bytes(i % 251 for i in range(251)) * (size // 251 + 1)
+    original = original[:size]
+
+    def start_download(name):
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(original)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        s.settimeout(WAIT)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(f"GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got or len(got) < (1 << 20):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        head, body = got.split(b"\r\n\r\n", 1)
+        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+        return s, length, body
+
+    def finish(s, body):
+        body = bytearray(body)  # appending to bytes would copy it every time
+        while True:
+            try:
+                chunk = s.recv(1 << 20)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            body += chunk
+        s.close()
+        return bytes(body)
+
+    srv = Server(binary, root, "--cache-file-max", "2048")
+    try:
+        s, length, body = start_download("cut.bin")
+        check(length == size, "a 32 MiB file: the head promises all of it")
+        os.truncate(os.path.join(root, "cut.bin"), 1 << 20)
+        still_serving(srv.port, "a file truncated under a send")
+        body = finish(s, body)
+        check(len(body) < size, f"truncated under the send: the response stops short "
+                                f"({len(body)} of {size} bytes) and the connection closes")
+        check(body == original[:len(body)], "... and every byte received is the file's")
+
+        s, length, body = start_download("gone.bin")
+        os.remove(os.path.join(root, "gone.bin"))
+        body = finish(s, body)
+        check(body == original, "deleted under the send: the file as it was opened, whole")
+
+        s, length, body = start_download("swapped.bin")
+        with open(os.path.join(root, "swapped.tmp"), "wb") as f:
+            f.write(b"the new version\n")
+        os.replace(os.path.join(root, "swapped.tmp"), os.path.join(root, "swapped.bin"))
+        body = finish(s, body)
+        check(body == original, "replaced under the send: the old file, whole")
+        check(get(srv.port, "/swapped.bin")[2] == b"the new version\n",
+              "... and the next request gets the new one")
+        check(get(srv.port, "/cut.bin")[2] == original[:1 << 20],
+              "the truncated file is served as it now is")
+        check(get(srv.port, "/gone.bin")[0] == 404, "the deleted file is gone")
+        err = srv.proc.stderr
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+    log = err.read()
+    check(re.search(r"warning: cut\.bin: truncated to 1048576 bytes while being sent", log),
+          f"the truncation is reported, naming the file (stderr: {log.strip()!r})")
+
+    # --sendfile: the kernel sends the pages by reference, so what a truncation does to bytes
+    # already queued is the kernel's (zeros, on Linux 6.x with ext4): only the short response
+    # and the report are promised.
+    srv = Server(binary, root, "--cache-file-max", "2048", "--sendfile")
+    try:
+        s, length, body = start_download("cut.bin")
+        os.truncate(os.path.join(root, "cut.bin"), 1 << 20)
+        body = finish(s, body)
+        check(len(body) < size, f"--sendfile, truncated under the send: the response stops "
+                                f"short ({len(body)} of {size} bytes)")
+        foreign = sum(x != y for x, y in zip(body, original))
+        print(f"  note: --sendfile: {foreign} of the {len(body)} bytes received were not the "
+              f"file's")
+        still_serving(srv.port, "--sendfile, a file truncated under a send")
+        err = srv.proc.stderr
+    finally:
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+    log = err.read()
+    check("cut.bin: truncated to 1048576 bytes while being sent" in log,
+          "--sendfile: the truncation is reported too")
+
+
 def group_closing(binary, base, root):
     """How connections end: a plain close when the client sent nothing more than its request
     and asked to close; a lingering close (FIN, then reading what still comes) when it may
@@ -963,6 +1065,7 @@ GROUPS = {
     "emfile": group_emfile,
     "shutdown": group_shutdown,
     "closing": group_closing,
+    "disk": group_disk,
 }
 
 
