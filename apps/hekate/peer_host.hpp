@@ -21,7 +21,7 @@ namespace hekate {
 
 // What a peer_connection reads of the configuration. Fixed before the first peer connects.
 struct peer_settings {
-    // Milliseconds, not seconds as on the command line: the unit tests fire them at once.
+    // Milliseconds (the command line has seconds), so that unit tests can make them short.
     std::chrono::milliseconds idle_timeout{180'000};  // silence that closes the connection
     std::chrono::milliseconds keep_alive_interval{100'000};
     std::chrono::milliseconds write_timeout{120'000};
