@@ -36,6 +36,7 @@ struct peer_settings {
 
 class peer_host {
   public:
+    // The same object, unchanged, as long as peers run (a peer keeps the reference).
     virtual const peer_settings& settings() const noexcept = 0;
 
     // --- the choker ---
