@@ -15,7 +15,6 @@
 #include "cpc/yield.hpp"
 #include "extension.hpp"
 #include "log.hpp"
-#include "server.hpp"
 
 namespace hekate {
 
@@ -27,10 +26,11 @@ std::int64_t loop_now() {
 
 }  // namespace
 
-peer_connection::peer_connection(server& srv, int fd, cpc::endpoint remote,
+peer_connection::peer_connection(peer_host& host, int fd, cpc::endpoint remote,
                                  std::shared_ptr<served_torrent> t, const wire::handshake& theirs,
                                  peer_key key, peer_loop& home)
-    : server_(srv),
+    : host_(host),
+      settings_(host.settings()),
       home_(home),
       fd_(fd),
       remote_(remote),
@@ -38,7 +38,7 @@ peer_connection::peer_connection(server& srv, int fd, cpc::endpoint remote,
       key_(key),
       fast_(theirs.supports_fast()),
       extensions_(theirs.supports_extensions()),
-      requests_(srv.config().max_queued_requests) {}
+      requests_(settings_.max_queued_requests) {}
 
 void peer_connection::queue_message(std::string_view bytes) {
     outbox_ += bytes;
@@ -48,10 +48,10 @@ void peer_connection::queue_message(std::string_view bytes) {
 void peer_connection::unchoke() {
     if (unchoked_ || closing_) return;
     unchoked_ = true;
-    server_.count_told_unchoked(+1);
+    host_.count_told_unchoked(+1);
     requests_while_choked_ = 0;
     // A fresh turn, and nothing of it reported (choke() cleared what was not).
-    credit_left_ = choker::full_credit(server_.config().choking);
+    credit_left_ = settings_.turn_credit;
     turn_over_ = false;
     std::string m;
     wire::append_simple(m, wire::message_id::unchoke);
@@ -62,7 +62,7 @@ void peer_connection::unchoke() {
 void peer_connection::choke() {
     if (!unchoked_ || closing_) return;
     unchoked_ = false;
-    server_.count_told_unchoked(-1);
+    host_.count_told_unchoked(-1);
     // Bytes of this turn not reported yet no longer matter to the choker.
     unreported_sent_ = 0;
     credit_left_ = 0;
@@ -85,7 +85,7 @@ void peer_connection::renew() {
     // Nothing was reported since the choker said 0 left, before the renewal (the renewal
     // was decided after that answer, and reaches this loop after it): the whole credit.
     turn_over_ = false;
-    credit_left_ = choker::full_credit(server_.config().choking);
+    credit_left_ = settings_.turn_credit;
 }
 
 void peer_connection::kill() noexcept {
@@ -94,7 +94,7 @@ void peer_connection::kill() noexcept {
     if (unchoked_) {
         // It will send nothing more: its slot is free on this side too.
         unchoked_ = false;
-        server_.count_told_unchoked(-1);
+        host_.count_told_unchoked(-1);
     }
     interrupt_.signal_all();
     writer_wake_.signal_all();
@@ -135,8 +135,8 @@ cpc::task<void> peer_connection::run() {
             // BEP 27 does not forbid ut_metadata; a private torrent's info is what the
             // peer already has to hold to connect by info-hash.
             h.metadata_size = static_cast<std::uint32_t>(meta.info_bytes.size());
-            h.reqq = server_.config().advertised_reqq;
-            h.listen_port = server_.listen_port();
+            h.reqq = settings_.advertised_reqq;
+            h.listen_port = settings_.listen_port;
             h.version = client_name;
             append_compact(h.their_address, remote_);
             h.their_address.resize(h.their_address.size() - 2);  // the address without port
@@ -151,11 +151,10 @@ cpc::task<void> peer_connection::run() {
     std::span<char> scratch = home_.scratch;
     while (!closing_) {
         auto r = co_await cpc::with_timeout(
-            server_.config().idle_timeout,
-            cpc::recv(fd_, scratch.data(), scratch.size(), 0, &interrupt_));
+            settings_.idle_timeout, cpc::recv(fd_, scratch.data(), scratch.size(), 0, &interrupt_));
         if (!r) {
             log(log_level::connections, "{}: idle for {} s, closing", remote_.to_string(),
-                server_.config().idle_timeout.count());
+                std::chrono::duration<double>(settings_.idle_timeout).count());
             break;
         }
         if (!*r) {
@@ -169,7 +168,7 @@ cpc::task<void> peer_connection::run() {
             break;
         }
         if (!consume(scratch.data(), r->bytes)) {
-            server_.count_protocol_error();
+            host_.count_protocol_error();
             break;
         }
         if (report_due()) co_await report_events();
@@ -271,7 +270,7 @@ bool peer_connection::handle_request(std::string_view payload) {
     }
     if (!unchoked_) {
         // Requests sent before our CHOKE arrived are normal; a stream of them is not.
-        if (++requests_while_choked_ > server_.config().max_queued_requests) {
+        if (++requests_while_choked_ > settings_.max_queued_requests) {
             log(log_level::connections, "{}: requests while choked, closing", remote_.to_string());
             return false;
         }
@@ -341,7 +340,7 @@ bool peer_connection::handle_extended(std::string_view payload) {
 cpc::task<bool> peer_connection::flush_outbox() {
     std::string out;
     out.swap(outbox_);
-    auto r = co_await cpc::with_timeout(server_.config().write_timeout,
+    auto r = co_await cpc::with_timeout(settings_.write_timeout,
                                         cpc::write(fd_, out.data(), out.size(), &interrupt_));
     last_sent_ns_ = loop_now();
     co_return r&&* r;
@@ -349,8 +348,7 @@ cpc::task<bool> peer_connection::flush_outbox() {
 
 cpc::task<void> peer_connection::write_loop() {
     const std::int64_t keep_alive_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(server_.config().keep_alive_interval)
-            .count();
+        std::chrono::duration_cast<std::chrono::nanoseconds>(settings_.keep_alive_interval).count();
     while (!closing_) {
         if (!outbox_.empty()) {
             bool ok = co_await flush_outbox();
@@ -387,7 +385,7 @@ cpc::task<bool> peer_connection::send_blocks() {
     std::vector<outgoing> batch;
     std::uint64_t bytes = 0;
     // Under an upload limit, a batch is no larger than the limiter's burst.
-    const std::uint64_t burst = server_.upload_burst();
+    const std::uint64_t burst = settings_.upload_burst;
     const std::uint64_t max_bytes = burst != 0 ? burst : max_batch_bytes;
     while (!requests_.empty() && batch.size() < max_batch_blocks && bytes < max_bytes) {
         wire::block_request r = requests_.pop();
@@ -423,7 +421,7 @@ cpc::task<bool> peer_connection::send_blocks() {
             }
         }
     }
-    if (std::int64_t wait = server_.reserve_upload(bytes, loop_now()); wait > 0) {
+    if (std::int64_t wait = host_.reserve_upload(bytes, loop_now()); wait > 0) {
         bool slept = co_await cpc::sleep(std::chrono::nanoseconds(wait), &interrupt_);
         if (!slept) co_return false;
     }
@@ -447,18 +445,17 @@ cpc::task<bool> peer_connection::send_blocks() {
     bool ok = true;
     for (std::size_t done = 0; ok && done < iov.size();) {
         int count = static_cast<int>(std::min<std::size_t>(iov.size() - done, IOV_MAX));
-        auto w =
-            co_await cpc::with_timeout(server_.config().write_timeout,
-                                       cpc::writev(fd_, iov.data() + done, count, &interrupt_));
+        auto w = co_await cpc::with_timeout(
+            settings_.write_timeout, cpc::writev(fd_, iov.data() + done, count, &interrupt_));
         ok = w && *w;
         done += static_cast<std::size_t>(count);
     }
     if (!ok) co_return false;
     last_sent_ns_ = loop_now();
     uploaded_ += bytes;
-    server_.count_sent(*torrent_, bytes);
-    if (server_.in_control()) {
-        server_.fairness().sent(key_, bytes);
+    host_.count_sent(*torrent_, bytes);
+    if (host_.in_control()) {
+        host_.sent(key_, bytes);
     } else if (!turn_over_) {
         unreported_sent_ += bytes;
         if (unreported_sent_ >= credit_left_) co_await report_sent();
@@ -467,21 +464,21 @@ cpc::task<bool> peer_connection::send_blocks() {
 }
 
 void peer_connection::note_interest(bool interested, std::int64_t now) {
-    if (!server_.in_control()) {
+    if (!host_.in_control()) {
         interest_changes_.push_back({interested, now});
         return;
     }
     if (interested) {
-        server_.fairness().interested(key_, now);
+        host_.interested(key_, now);
     } else {
-        server_.fairness().not_interested(key_, now);
+        host_.not_interested(key_, now);
     }
-    server_.rechoke();
+    host_.rechoke();
 }
 
 void peer_connection::note_request(std::int64_t now) {
-    if (server_.in_control()) {
-        server_.fairness().requested(key_, now);
+    if (host_.in_control()) {
+        host_.requested(key_, now);
         return;
     }
     request_unreported_ = true;
@@ -500,27 +497,25 @@ cpc::task<void> peer_connection::report_events() {
     const bool request = std::exchange(request_unreported_, false);
     if (request) request_reported_ns_ = loop_now();
     const std::int64_t last_request = last_request_ns_;
-    cpc::scheduler& here = co_await cpc::attach(server_.control());
-    choker& fairness = server_.fairness();
-    if (request) fairness.requested(key_, last_request);
+    cpc::scheduler& here = co_await cpc::attach(host_.control());
+    if (request) host_.requested(key_, last_request);
     for (const interest_change& c : changes) {
         if (c.interested) {
-            fairness.interested(key_, c.at);
+            host_.interested(key_, c.at);
         } else {
-            fairness.not_interested(key_, c.at);
+            host_.not_interested(key_, c.at);
         }
     }
-    if (!changes.empty()) server_.rechoke();
+    if (!changes.empty()) host_.rechoke();
     co_await cpc::attach(here);
 }
 
 cpc::task<void> peer_connection::report_sent() {
     const std::uint64_t bytes = std::exchange(unreported_sent_, 0);
-    cpc::scheduler& here = co_await cpc::attach(server_.control());
-    server_.fairness().sent(key_, bytes);
+    cpc::scheduler& here = co_await cpc::attach(host_.control());
     // Never more than what is left: only this peer's reports spend it, and a new turn (after
     // a CHOKE, or a refill) starts with the whole credit.
-    const std::uint64_t left = server_.fairness().credit_left(key_);
+    const std::uint64_t left = host_.sent(key_, bytes);
     co_await cpc::attach(here);
     // Choked or dropped meanwhile: choke() or kill() reset the turn.
     if (!unchoked_) co_return;

@@ -8,14 +8,15 @@
 // remote, torrent, home; complete and uploaded are read once run() has returned). Every read
 // is guarded by the idle timeout and every write by the write timeout.
 //
-// The choker belongs to the server's control color (server.hpp). On the control color's
-// loop the peer tells it of its events at once, as on one loop. On another loop it notes
-// them and hops into the color: after each read that changed its interest, at most once a
-// second for its requests, and for its sent bytes once they reach what is left of its
-// turn's credit (the whole credit after an UNCHOKE or a renewal, then what the choker said
-// at the previous report: never more than is left). Once the choker says the turn is over,
-// the peer reports nothing more until it is choked or its turn is renewed (renew()): the
-// choker counts no bytes of a turn that is over.
+// The peer sees the server only through peer_host (peer_host.hpp): its settings, the
+// choker's events, the upload limiter and the counters. The choker belongs to the server's
+// control color (server.hpp). On the control color's loop the peer tells it of its events at
+// once, as on one loop. On another loop it notes them and hops into the color: after each
+// read that changed its interest, at most once a second for its requests, and for its sent
+// bytes once they reach what is left of its turn's credit (the whole credit after an UNCHOKE
+// or a renewal, then what the choker said at the previous report: never more than is left).
+// Once the choker says the turn is over, the peer reports nothing more until it is choked or
+// its turn is renewed (renew()): the choker counts no bytes of a turn that is over.
 //
 // A protocol violation (oversized or unknown message, a bad request, a request flood) ends
 // this connection only. kill() ends it from outside (choker drop, rescan, shutdown). run()
@@ -31,19 +32,19 @@
 #include "cpc/condvar.hpp"
 #include "cpc/net.hpp"
 #include "cpc/task.hpp"
+#include "peer_host.hpp"
+#include "peer_loop.hpp"
 #include "request_queue.hpp"
 #include "served_torrent.hpp"
 #include "wire.hpp"
 
 namespace hekate {
 
-class server;
-struct peer_loop;
-
 class peer_connection {
   public:
-    peer_connection(server& srv, int fd, cpc::endpoint remote, std::shared_ptr<served_torrent> t,
-                    const wire::handshake& theirs, peer_key key, peer_loop& home);
+    peer_connection(peer_host& host, int fd, cpc::endpoint remote,
+                    std::shared_ptr<served_torrent> t, const wire::handshake& theirs, peer_key key,
+                    peer_loop& home);
     peer_connection(const peer_connection&) = delete;
     peer_connection& operator=(const peer_connection&) = delete;
 
@@ -93,7 +94,8 @@ class peer_connection {
     cpc::task<void> report_events();
     cpc::task<void> report_sent();
 
-    server& server_;
+    peer_host& host_;
+    const peer_settings& settings_;
     peer_loop& home_;
     int fd_;
     cpc::endpoint remote_;

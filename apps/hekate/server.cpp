@@ -32,6 +32,24 @@ std::string dial_key(const info_hash& h, const cpc::endpoint& e) {
     return hash_key(h) + "|" + e.to_string();
 }
 
+// The upload limiter's burst: a tenth of a second's worth, at least one block, lets an idle
+// link start at once without exceeding the rate over any second.
+std::uint64_t upload_burst(const server_config& c) {
+    return c.upload_limit == 0 ? 0 : std::max<std::uint64_t>(c.upload_limit / 10, 16 * 1024);
+}
+
+peer_settings settings_of(const server_config& c) {
+    peer_settings s;
+    s.idle_timeout = c.idle_timeout;
+    s.keep_alive_interval = c.keep_alive_interval;
+    s.write_timeout = c.write_timeout;
+    s.max_queued_requests = c.max_queued_requests;
+    s.advertised_reqq = c.advertised_reqq;
+    s.turn_credit = choker::full_credit(c.choking);
+    s.upload_burst = upload_burst(c);
+    return s;
+}
+
 wire::peer_id make_peer_id() {
     // Azureus style: client "HK" and its version (client_version.hpp), then random characters.
     static constexpr std::string_view prefix(peer_id_prefix.data(), peer_id_prefix.size());
@@ -116,18 +134,14 @@ server::server(server_config config, cpc::runtime& rt, cpc::color& control)
 
 server::server(server_config config, cpc::scheduler& control, const std::vector<cpc::loop*>& loops)
     : config_(std::move(config)),
+      peer_settings_(settings_of(config_)),
       control_(control),
       control_loop_(loops.front()),
       own_id_(make_peer_id()),
       choker_(config_.choking) {
     for (cpc::loop* l : loops)
         loops_.push_back(std::make_unique<peer_loop>(*l));
-    if (config_.upload_limit != 0) {
-        // A tenth of a second's worth, at least one block, lets an idle link start at once
-        // without exceeding the rate over any second.
-        limiter_.emplace(config_.upload_limit,
-                         std::max<std::uint64_t>(config_.upload_limit / 10, 16 * 1024));
-    }
+    if (config_.upload_limit != 0) limiter_.emplace(config_.upload_limit, upload_burst(config_));
 }
 
 server::~server() {
@@ -165,7 +179,7 @@ void server::open_listeners() {
             }
         }
     }
-    listen_port_ = listeners_.front().address.port();
+    peer_settings_.listen_port = listeners_.front().address.port();
     for (const listener& l : listeners_) {
         log(log_level::info, "listening for peers on {}", l.address.to_string());
     }
@@ -259,7 +273,7 @@ void server::start_announcing(const std::shared_ptr<served_torrent>& t) {
     if (!config_.trackers || t->meta().trackers.empty()) return;
     announce_identity id;
     id.peer_id = own_id_;
-    id.port = listen_port_;
+    id.port = peer_settings_.listen_port;
     id.bind = config_.bind;
     id.ipv4 = config_.ipv4;
     id.ipv6 = config_.ipv6;
@@ -294,7 +308,7 @@ void server::on_tracker_peers(const std::shared_ptr<served_torrent>& t,
     for (const cpc::endpoint& e : peers) {
         bool ours = false;
         for (const listener& l : listeners_) {
-            if (e.port() == listen_port_ &&
+            if (e.port() == peer_settings_.listen_port &&
                 (e.host() == l.address.host() || l.address.host() == "0.0.0.0" ||
                  l.address.host() == "::")) {
                 ours = true;
@@ -634,6 +648,11 @@ void server::choke_applied(std::uint64_t choke) {
         // Still unchoked in the choker's view (told already or not: unchoke() is a no-op).
         if (choker_.is_unchoked(k)) deliver(k, decision::unchoke);
     }
+}
+
+std::uint64_t server::sent(peer_key key, std::uint64_t bytes) {
+    choker_.sent(key, bytes);
+    return choker_.credit_left(key);
 }
 
 std::int64_t server::reserve_upload(std::uint64_t bytes, std::int64_t now) {

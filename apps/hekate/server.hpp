@@ -50,6 +50,8 @@
 #include "cpc/runtime.hpp"
 #include "cpc/task.hpp"
 #include "cpc/task_group.hpp"
+#include "peer_host.hpp"
+#include "peer_loop.hpp"
 #include "served_torrent.hpp"
 #include "storage.hpp"
 #include "token_bucket.hpp"
@@ -99,21 +101,7 @@ struct server_totals {
     std::uint64_t unknown_info_hash = 0;
 };
 
-// One loop's share of the peers. `peers`, `scratch` and `files` are touched by that loop
-// only; the counts (and files.mapped_files()) are read by the status page.
-struct peer_loop {
-    explicit peer_loop(cpc::loop& l) : loop(&l), scratch(256 * 1024) {}
-    cpc::loop* loop;
-    std::unordered_map<peer_key, peer_connection*> peers;  // where decisions find them
-    // A read buffer shared by the loop's readers: a reader uses it only between a read and
-    // the end of its synchronous processing, so no two readers hold it at once.
-    std::vector<char> scratch;
-    file_cache files;  // the mappings of the blocks sent from this loop
-    std::atomic<std::size_t> connected{0};
-    std::atomic<std::uint64_t> sessions{0};  // peers served here so far
-};
-
-class server {
+class server : private peer_host {
   public:
     // On the default loop alone (one loop), or on the loops of `rt` with the tables in
     // `control`, a color whose home is rt.at(0) in a runtime that does not steal (rt and
@@ -132,28 +120,7 @@ class server {
     void request_rescan() noexcept;
 
     // The port peers connect to (the real one when config.port was 0), once run() bound it.
-    std::uint16_t listen_port() const noexcept { return listen_port_; }
-
-    // --- for peer_connection ---
-    const server_config& config() const noexcept { return config_; }
-    // Where the tables' threads run: the control color, or the one loop.
-    cpc::scheduler& control() noexcept { return control_; }
-    // True when the calling thread may touch the tables (choker, peers_) at once: it runs
-    // on the control color's loop, so that no thread of the color runs meanwhile.
-    bool in_control() const noexcept { return cpc::loop::current() == control_loop_; }
-    // --- from the control color only (in_control()) ---
-    choker& fairness() noexcept { return choker_; }
-    // Applies the choker's decisions now (after an event that may free or want a slot).
-    void rechoke();
-    // --- from any loop ---
-    // The upload limiter's wait before sending `bytes` (0 without --upload-limit), and the
-    // most one batch may hold under it.
-    std::int64_t reserve_upload(std::uint64_t bytes, std::int64_t now);
-    std::uint64_t upload_burst() const noexcept { return limiter_ ? limiter_->burst() : 0; }
-    void count_sent(served_torrent& t, std::uint64_t bytes) noexcept;
-    void count_protocol_error() noexcept { ++totals_.protocol_errors; }
-    // A peer was told UNCHOKE (+1) or CHOKE, or left while unchoked (-1).
-    void count_told_unchoked(int change) noexcept;
+    std::uint16_t listen_port() const noexcept { return peer_settings_.listen_port; }
 
     // --- for the statistics ---
     std::string status_json() const;
@@ -172,6 +139,22 @@ class server {
     };
 
     server(server_config config, cpc::scheduler& control, const std::vector<cpc::loop*>& loops);
+
+    // peer_host: what the peers (peer_connection) call.
+    const peer_settings& settings() const noexcept override { return peer_settings_; }
+    cpc::scheduler& control() noexcept override { return control_; }
+    bool in_control() const noexcept override { return cpc::loop::current() == control_loop_; }
+    void interested(peer_key key, std::int64_t at) override { choker_.interested(key, at); }
+    void not_interested(peer_key key, std::int64_t at) override { choker_.not_interested(key, at); }
+    // Applies the choker's decisions now (after an event that may free or want a slot).
+    void rechoke() override;
+    void requested(peer_key key, std::int64_t at) override { choker_.requested(key, at); }
+    std::uint64_t sent(peer_key key, std::uint64_t bytes) override;
+    std::int64_t reserve_upload(std::uint64_t bytes, std::int64_t now) override;
+    void count_sent(served_torrent& t, std::uint64_t bytes) noexcept override;
+    void count_protocol_error() noexcept override { ++totals_.protocol_errors; }
+    void count_told_unchoked(int change) noexcept override;
+
     void open_listeners();
     void load_torrents(bool first);
     void add_torrent(torrent_entry entry);
@@ -207,12 +190,12 @@ class server {
     void print_statistics();
 
     server_config config_;
+    peer_settings peer_settings_;  // from config_; listen_port once bound
     cpc::scheduler& control_;
     cpc::loop* control_loop_;
     std::vector<std::unique_ptr<peer_loop>> loops_;
     std::size_t next_loop_ = 0;
     wire::peer_id own_id_{};
-    std::uint16_t listen_port_ = 0;
     std::vector<listener> listeners_;
     int tracker_fd_ = -1;
     int status_fd_ = -1;
