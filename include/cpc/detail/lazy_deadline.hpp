@@ -18,7 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <optional>
+#include <new>
 #include <utility>
 
 #include "cpc/clock.hpp"
@@ -38,24 +38,26 @@ class lazy_deadline {
   public:
     // Sets scope's deadline ns from now, to be armed if the thread suspends. Nothing on a
     // pool thread (no deadline interrupts its blocking calls).
-    lazy_deadline(cancel_scope& scope, std::int64_t ns) noexcept
-        : scope_(&scope), loop_(tl_loop), home_(tl_scheduler) {
-        if (!loop_) return;
+    lazy_deadline(cancel_scope& scope, std::int64_t ns) noexcept {
+        loop* const here = tl_loop;
+        if (!here) return;
         // What add_timer would count from: the loop's clock is read afresh when no timer
         // is pending (it is only kept up to date while some are).
-        const std::int64_t now = loop_->pending_timers() == 0 ? monotonic_ns() : loop_->now();
-        at_ns_ = now + std::max<std::int64_t>(ns, 0);
-        next_ = tl_unarmed_deadlines;
+        const std::int64_t now = here->pending_timers() == 0 ? monotonic_ns() : here->now();
+        new (&waiting_) waiting{now + std::max<std::int64_t>(ns, 0), tl_unarmed_deadlines, &scope,
+                                tl_scheduler};
         tl_unarmed_deadlines = this;
-        unarmed_ = true;
+        state_ = state::listed;
     }
     // Never armed: leaves the list, where it is first (deadlines end innermost first). Armed:
     // the timer is cancelled, on the loop that armed it (with_timeout is back there).
     ~lazy_deadline() {
-        if (unarmed_) {
+        if (state_ == state::listed) {
             CPC_CHECK(tl_unarmed_deadlines == this,
                       "a with_timeout ended out of order or on another kernel thread");
-            tl_unarmed_deadlines = next_;
+            tl_unarmed_deadlines = waiting_.next;
+        } else if (state_ == state::armed) {
+            timer_.~deadline_timer();
         }
     }
     lazy_deadline(const lazy_deadline&) = delete;
@@ -71,18 +73,26 @@ class lazy_deadline {
     // In the order they were set, as eager timers were: equal deadlines fire outermost first.
     static void arm_outermost_first(lazy_deadline* d) noexcept {
         if (!d) return;
-        arm_outermost_first(d->next_);
-        d->unarmed_ = false;
-        d->timer_.emplace(*d->scope_, *d->loop_, d->home_, d->at_ns_);
+        arm_outermost_first(d->waiting_.next);
+        const waiting w = d->waiting_;
+        new (&d->timer_) deadline_timer(*w.scope, *tl_loop, w.home, w.at_ns);
+        d->state_ = state::armed;
     }
 
-    cancel_scope* scope_;
-    loop* loop_;
-    scheduler* home_;
-    std::int64_t at_ns_ = 0;
-    lazy_deadline* next_ = nullptr;
-    bool unarmed_ = false;
-    std::optional<deadline_timer> timer_;
+    // Until the timer is armed (a with_timeout frame holds one: an idle connection's memory
+    // is mostly such frames, so the two share their place).
+    struct waiting {
+        std::int64_t at_ns;
+        lazy_deadline* next;
+        cancel_scope* scope;
+        scheduler* home;
+    };
+    enum class state : unsigned char { off, listed, armed };
+    union {
+        waiting waiting_;
+        deadline_timer timer_;
+    };
+    state state_ = state::off;
 };
 
 // Called by the loop each time a thread gives control back to it: arms the deadlines that
