@@ -66,6 +66,19 @@ TEST_F(Checks, ACondvarWaitOnAPoolThreadAborts) {
         "condvar wait on a kernel thread without a loop");
 }
 
+TEST_F(Checks, ATimedCondvarWaitOnAPoolThreadAborts) {
+    EXPECT_DEATH(
+        {
+            cpc::thread_pool pool(1);
+            cpc::condvar cv;
+            run_main([](cpc::thread_pool* p, cpc::condvar* c) -> cpc::task<void> {
+                co_await cpc::attach(*p);
+                co_await cpc::with_timeout(std::chrono::seconds(1), c->wait());
+            }(&pool, &cv));
+        },
+        "condvar wait on a kernel thread without a loop");
+}
+
 TEST_F(Checks, ArmingATimerOfAnotherLoopAborts) {
     EXPECT_DEATH(
         {

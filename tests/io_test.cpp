@@ -618,6 +618,54 @@ TEST(Io, TryAcceptTakesWhatIsPendingWithoutWaiting) {
     EXPECT_EQ(errno, EBADF);
 }
 
+TEST(Io, TryReadTakesWhatIsThereWithoutWaiting) {
+    socket_pair s;
+    char buf[16];
+    errno = 0;
+    EXPECT_EQ(cpc::try_read(s.fd[0], buf, sizeof buf), -1);  // nothing there: no wait
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    ASSERT_EQ(::write(s.fd[1], "hello", 5), 5);
+    EXPECT_EQ(cpc::try_read(s.fd[0], buf, 3), 3);  // at most len
+    EXPECT_EQ(std::string(buf, 3), "hel");
+    EXPECT_EQ(cpc::try_read(s.fd[0], buf, sizeof buf), 2);
+    EXPECT_EQ(std::string(buf, 2), "lo");
+    s.close(1);
+    EXPECT_EQ(cpc::try_read(s.fd[0], buf, sizeof buf), 0);  // end of file
+    errno = 0;
+    EXPECT_EQ(cpc::try_read(-1, buf, sizeof buf), -1);  // any other error comes back as it is
+    EXPECT_EQ(errno, EBADF);
+}
+
+TEST(Io, TryWritevWritesWhatFitsWithoutWaiting) {
+    socket_pair s;
+    std::string a = "abc", b = "defg";
+    const iovec two[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+    EXPECT_EQ(cpc::try_writev(s.fd[0], two, 2), 7);
+    EXPECT_EQ(two[0].iov_base, a.data());  // the array is not modified
+    char buf[16];
+    ASSERT_EQ(::read(s.fd[1], buf, sizeof buf), 7);
+    EXPECT_EQ(std::string(buf, 7), "abcdefg");
+    // More than the socket takes: one call writes what fits, the next finds no room.
+    std::string big(1 << 23, 'x');
+    const iovec one{big.data(), big.size()};
+    const ssize_t first = cpc::try_writev(s.fd[0], &one, 1);
+    ASSERT_GT(first, 0) << std::strerror(errno);
+    EXPECT_LT(static_cast<std::size_t>(first), big.size());
+    errno = 0;
+    EXPECT_EQ(cpc::try_writev(s.fd[0], &one, 1), -1);
+    EXPECT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    // More vectors than IOV_MAX: one call of IOV_MAX of them, not EINVAL.
+    socket_pair t;
+    std::vector<char> bytes(IOV_MAX + 5, 'y');
+    std::vector<iovec> many;
+    for (char& c : bytes)
+        many.push_back({&c, 1});
+    EXPECT_EQ(cpc::try_writev(t.fd[0], many.data(), static_cast<int>(many.size())), IOV_MAX);
+    errno = 0;
+    EXPECT_EQ(cpc::try_writev(-1, two, 2), -1);  // any other error comes back as it is
+    EXPECT_EQ(errno, EBADF);
+}
+
 TEST(Io, LargeTransferBothWaysOverTcp) {
     // One client thread writes 4 MiB while another reads the echo on the same socket.
     auto client = [](const sockaddr_in* addr, const std::vector<char>* data,

@@ -685,4 +685,73 @@ TEST(WithTimeoutAwaiter, CondvarWaitCutByAnEnclosingDeadline) {
     EXPECT_LT(since(start), 2s);
 }
 
+// with_timeout(d, task): the deadline is armed at the thread's first suspension inside the
+// task, and counts from the call.
+
+cpc::task<std::size_t> timers_without_suspending() {
+    co_return pending_timers();
+}
+
+cpc::task<std::size_t> timers_after_a_yield() {
+    co_await cpc::yield();
+    co_return pending_timers();
+}
+
+cpc::task<std::size_t> nested(cpc::task<std::size_t> inner) {
+    std::optional<std::size_t> timers = co_await cpc::with_timeout(5s, std::move(inner));
+    co_return timers.value_or(99);
+}
+
+TEST(WithTimeout, TaskThatDoesNotSuspendArmsNoTimer) {
+    auto body = [](std::vector<std::optional<std::size_t>>* seen,
+                   std::size_t* after) -> cpc::task<void> {
+        seen->push_back(co_await cpc::with_timeout(10s, timers_without_suspending()));
+        seen->push_back(co_await cpc::with_timeout(10s, nested(timers_without_suspending())));
+        seen->push_back(co_await cpc::with_timeout(10s, timers_after_a_yield()));
+        seen->push_back(co_await cpc::with_timeout(10s, nested(timers_after_a_yield())));
+        *after = pending_timers();
+    };
+    std::vector<std::optional<std::size_t>> seen;
+    std::size_t after = 9;
+    const auto start = clock::now();
+    run_main(body(&seen, &after));
+    const std::vector<std::optional<std::size_t>> expected{
+        0u,  // ended without suspending: no timer, nested or not
+        0u,
+        1u,  // suspended: its deadline was armed then
+        2u,  // both deadlines, the outer one as well
+    };
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ(after, 0u);  // every armed deadline was cancelled when its task ended
+    EXPECT_LT(since(start), 2s);
+}
+
+// Runs past its deadline without suspending, then sleeps (an hour: only a deadline ends it)
+// while an observer sleeps half the deadline's length from then.
+cpc::task<void> overrun_then_sleep(std::chrono::nanoseconds d, std::string* order) {
+    const std::int64_t until = cpc::monotonic_ns() + d.count();  // after with_timeout's call
+    while (cpc::monotonic_ns() < until) {
+    }
+    cpc::spawn([](std::chrono::nanoseconds half, std::string* order) -> cpc::task<void> {
+        co_await cpc::sleep(half);
+        *order += 'o';
+    }(d / 2, order));
+    const bool slept = co_await cpc::sleep(1h);
+    *order += slept ? 'S' : 't';
+}
+
+TEST(WithTimeout, DeadlineCountsFromTheCallNotFromTheFirstSuspension) {
+    auto body = [](std::string* order, bool* in_time) -> cpc::task<void> {
+        *in_time = co_await cpc::with_timeout(20ms, overrun_then_sleep(20ms, order));
+    };
+    std::string order;
+    bool in_time = true;
+    run_main(body(&order, &in_time));
+    EXPECT_FALSE(in_time);
+    // Counted from the call, the deadline had passed when the thread suspended: it fires
+    // before the observer's sleep, which counts from then (from the first suspension, the
+    // deadline would come half its length after the observer).
+    EXPECT_EQ(order, "to");
+}
+
 }  // namespace

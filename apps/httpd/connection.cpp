@@ -7,12 +7,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <climits>
 #include <cpc/cpc.hpp>
 #include <cstring>
 #include <optional>
@@ -32,22 +30,6 @@ namespace {
 
 constexpr auto kLingerTime = 1s;               // a lingering close reads this long...
 constexpr std::size_t kLingerBytes = 1 << 20;  // ... and at most this much
-
-// One read(2) that never waits: > 0 bytes, 0 at end of file, < 0 with errno.
-ssize_t read_now(int fd, char* buf, std::size_t len) {
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, len);
-        if (n >= 0 || errno != EINTR) return n;
-    }
-}
-
-// One writev(2) that never waits: the bytes written, or < 0 with errno.
-ssize_t writev_now(int fd, const iovec* iov, int n) {
-    for (;;) {
-        const ssize_t r = ::writev(fd, iov, std::min(n, IOV_MAX));
-        if (r >= 0 || errno != EINTR) return r;
-    }
-}
 
 // What is left of iov[0..n) after its first `done` bytes (nothing, usually: no allocation).
 std::vector<iovec> after(const iovec* iov, int n, std::size_t done) {
@@ -146,7 +128,7 @@ cpc::task<void> server::serve(int fd, sockaddr_in6 peer) {
 // is then marked closing). Not a cps function, so that serve's frame does not grow.
 server::request_state_ptr server::read_at_once(connection& c) {
     request_state_ptr st = new_request_state();
-    const ssize_t n = read_now(c.fd, st->buf, st->capacity);
+    const ssize_t n = cpc::try_read(c.fd, st->buf, st->capacity);
     if (n > 0) {
         st->len = static_cast<std::size_t>(n);
         return st;
@@ -244,7 +226,7 @@ cpc::task<int> server::read_request(connection& c, request_state& st) {
 cpc::task<bool> server::send_all(connection& c, const iovec* iov, int n) {
     // Usually the socket takes the whole response at once: then there is no deadline to
     // arm. What it does not take goes out under the send timeout.
-    const ssize_t sent = writev_now(c.fd, iov, n);
+    const ssize_t sent = cpc::try_writev(c.fd, iov, n);
     if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
     const std::vector<iovec> rest = after(iov, n, sent < 0 ? 0 : static_cast<std::size_t>(sent));
     if (rest.empty()) co_return true;

@@ -21,6 +21,16 @@
 
 namespace cpc {
 
+namespace detail {
+// Every condvar wait, timed or not, resumes on a loop: a pool thread must attach back to one
+// first. Checked in builds with CPC_CHECKS (check.hpp).
+inline void check_condvar_wait_on_a_loop() noexcept {
+    CPC_CHECK(tl_loop,
+              "condvar wait on a kernel thread without a loop (a pool thread: attach back to a "
+              "loop before waiting)");
+}
+}  // namespace detail
+
 // A condition variable of cooperative threads (CPC's cpc_condvar): waiters woken oldest
 // first, no mutex (the guarantees are at the top of condvar.hpp).
 class condvar {
@@ -72,9 +82,7 @@ class condvar::awaiter : detail::wait_link {
 
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
-        CPC_CHECK(detail::tl_loop,
-                  "condvar wait on a kernel thread without a loop (a pool thread: attach back "
-                  "to a loop before waiting)");
+        detail::check_condvar_wait_on_a_loop();
         condvar* cv = cv_;
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();

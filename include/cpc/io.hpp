@@ -79,6 +79,12 @@ task<io_result> recv(int fd, void* buf, std::size_t len, int flags,
 // call of its own. Elsewhere the thread waits for readiness and then reads.
 task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
                                     interrupt_source interrupt = {});
+// read without waiting, for a descriptor that probably has data (a connection just
+// accepted: its request usually came with it): a plain function, callable from native code.
+// One read(2): returns the bytes read (0 at end of file), or -1 with errno as read left it:
+// EAGAIN (== EWOULDBLOCK) when nothing is there yet, any other error. EINTR is retried. fd
+// must be non-blocking, else the call blocks the kernel thread.
+ssize_t try_read(int fd, void* buf, std::size_t len) noexcept;
 // Writes all len bytes of buf to fd, unless an error or an interruption stops it.
 task<io_result> write(int fd, const void* buf, std::size_t len, interrupt_source interrupt = {});
 // write with send(2)'s flags (MSG_NOSIGNAL is always added).
@@ -86,6 +92,13 @@ task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
                      interrupt_source interrupt = {});
 // The iovec array is not modified; partial writes continue from where the kernel stopped.
 task<io_result> writev(int fd, const iovec* iov, int iovcnt, interrupt_source interrupt = {});
+// writev without waiting, for a socket that probably has room (a response written at once,
+// the common case): a plain function, callable from native code. One writev(2) of at most
+// IOV_MAX vectors: returns the bytes written, possibly fewer than asked (the caller sends the
+// rest, with writev, which may wait), or -1 with errno as writev left it: EAGAIN
+// (== EWOULDBLOCK) when there is no room, any other error. EINTR is retried. The iovec array
+// is not modified. fd must be non-blocking, else the call blocks the kernel thread.
+ssize_t try_writev(int fd, const iovec* iov, int iovcnt) noexcept;
 // Sends len bytes of in_fd from *offset (advanced by what was sent) to out_fd.
 task<io_result> sendfile(int out_fd, int in_fd, off_t* offset, std::size_t len,
                          interrupt_source interrupt = {});

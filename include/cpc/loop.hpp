@@ -133,6 +133,8 @@ class loop final : public scheduler {
     // Arms t to fire delay_ns from now (now() is refreshed first if no timer was pending,
     // since the clock is only read every iteration while timers are pending).
     void add_timer(detail::timer_node* t, std::int64_t delay_ns);
+    // Arms t to fire when now() reaches at_ns (at once, at the next iteration, if it has).
+    void add_timer_at(detail::timer_node* t, std::int64_t at_ns);
     // Disarms t if it is pending; nothing otherwise.
     void cancel_timer(detail::timer_node* t) noexcept {
         if (t->pending()) timers_.cancel(t);

@@ -17,8 +17,15 @@
 // Exceptions from the task propagate. On a pool thread no deadline can interrupt blocking
 // calls: the task runs to its end.
 //
+// The deadline counts from the call, but its timer is armed only when the thread first
+// suspends inside the task (any suspension: a wait, a yield, an attach): a task that ends
+// without suspending never touches the loop's timers. A deadline that passed while the thread
+// ran is honoured at that first suspension, as an armed one would have been: the loop fires
+// it at its next look at its timers.
+//
 // In a cpc::runtime, a colored thread's color is pinned to its loop while the thread is inside
-// with_timeout (from the call until it returns): stealing never moves that color meanwhile,
+// with_timeout (from its first suspension until it returns; before it, the color cannot move
+// anyway, the thread running in it): stealing never moves that color meanwhile,
 // because the deadline's timer lives on the loop that armed it and must be cancelled there.
 // A color whose threads spend their whole life inside with_timeout is therefore never
 // balanced by stealing; recolor (or spawn in) a color of another loop to move work
@@ -55,7 +62,7 @@
 #include "cpc/attach.hpp"
 #include "cpc/color.hpp"
 #include "cpc/detail/cancel_scope.hpp"
-#include "cpc/detail/deadline_timer.hpp"
+#include "cpc/detail/lazy_deadline.hpp"
 #include "cpc/detail/timed_wait.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/task.hpp"
@@ -109,7 +116,7 @@ auto with_timeout(std::chrono::duration<Rep, Period> d, task<T> t)
     std::exception_ptr error;
     std::optional<detail::value_or_done<T>> result;
     {
-        detail::deadline_timer deadline(
+        detail::lazy_deadline deadline(
             scope, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
         detail::scoped_await<T> awaiting{{t.operator co_await()}, &scope};
         try {

@@ -271,13 +271,20 @@ task<io_result> read_when_ready(int fd, void* buf, std::size_t len, interrupt_so
     for (;;) {
         const bool ready = co_await io_wait(fd, in, interrupt);
         if (!ready) co_return io_result{0, interrupted()};
-        const ssize_t n = ::read(fd, buf, len);
+        const ssize_t n = try_read(fd, buf, len);
         if (n >= 0) co_return io_result{static_cast<std::size_t>(n), {}};
-        if (errno != EINTR && !would_block()) co_return io_result{0, last_error()};
+        if (!would_block()) co_return io_result{0, last_error()};
     }
 }
 
 }  // namespace
+
+ssize_t try_read(int fd, void* buf, std::size_t len) noexcept {
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, len);
+        if (n >= 0 || errno != EINTR) return n;
+    }
+}
 
 task<io_result> read_expecting_wait(int fd, void* buf, std::size_t len,
                                     interrupt_source interrupt) {
@@ -312,6 +319,13 @@ task<io_result> send(int fd, const void* buf, std::size_t len, int flags,
         });
 }
 
+ssize_t try_writev(int fd, const iovec* iov, int iovcnt) noexcept {
+    for (;;) {
+        const ssize_t n = ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
+        if (n >= 0 || errno != EINTR) return n;
+    }
+}
+
 task<io_result> writev(int fd, const iovec* iov, int iovcnt, interrupt_source interrupt) {
     std::size_t total = 0;
     for (int i = 0; i < iovcnt; ++i)
@@ -321,7 +335,7 @@ task<io_result> writev(int fd, const iovec* iov, int iovcnt, interrupt_source in
     return transfer_all(
         fd, total, interrupt,
         [=, rest = std::vector<iovec>()](std::size_t done) mutable {
-            if (done == 0) return ::writev(fd, iov, std::min(iovcnt, IOV_MAX));
+            if (done == 0) return try_writev(fd, iov, iovcnt);
             remaining(iov, iovcnt, done, rest);
             return ::writev(fd, rest.data(), std::min(static_cast<int>(rest.size()), IOV_MAX));
         },

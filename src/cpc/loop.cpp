@@ -7,6 +7,7 @@
 
 #include "cpc/clock.hpp"
 #include "cpc/color.hpp"
+#include "cpc/detail/lazy_deadline.hpp"
 #include "fd_owners.hpp"
 #include "fd_table.hpp"
 #include "io_backend.hpp"
@@ -71,6 +72,12 @@ void loop::add_timer(detail::timer_node* t, std::int64_t delay_ns) {
               "add_timer called from another kernel thread than its loop's");
     if (timers_.empty()) update_now();
     timers_.add(t, now_ + std::max<std::int64_t>(delay_ns, 0));
+}
+
+void loop::add_timer_at(detail::timer_node* t, std::int64_t at_ns) {
+    CPC_CHECK(detail::tl_loop == this,
+              "add_timer_at called from another kernel thread than its loop's");
+    timers_.add(t, at_ns);
 }
 
 bool loop::watch_fd(int fd, io_events kind, detail::wait_link* l) {
@@ -295,6 +302,7 @@ void loop::run_ready() {
     while (!ready_.empty() && budget-- != 0) {
         detail::note_thread_resumed();
         ready_.pop_front().resume();
+        detail::arm_deadlines_of_suspended_thread();
     }
     if (colors_head_) run_colors();
 }
@@ -314,6 +322,7 @@ void loop::run_colors() {
         while (turn-- != 0) {
             detail::note_thread_resumed();
             c.ready_.pop_front().resume();
+            detail::arm_deadlines_of_suspended_thread();
             // A thread of a color may run long (the unit of work of a request): an idle
             // loop asking for a color is answered after each one, not after the round,
             // which can last as long as every queued color's turn.

@@ -138,9 +138,7 @@ class timed_condvar_wait {
     bool await_suspend(std::coroutine_handle<P> h) {
         static_assert(std::is_base_of_v<promise_base, P>,
                       "with_timeout(d, cv.wait()) is awaited in a cpc::task");
-        CPC_CHECK(tl_loop,
-                  "condvar wait on a kernel thread without a loop (a pool thread: attach back "
-                  "to a loop before waiting)");
+        check_condvar_wait_on_a_loop();
         scope_.emplace(h.promise().scope);
         if (scope_->fired()) {  // an enclosing deadline passed already
             note_wait_cut_short_before_suspending();
