@@ -357,11 +357,15 @@ TEST(WithTimeout, ThreadsSpawnedInsideAreNotInTheScope) {
 }
 
 TEST(WithTimeout, ManyConcurrentDeadlines) {
-    // 100 threads, each with its own deadline; the odd ones finish in time.
+    // 100 threads, each with its own deadline; the odd ones finish in time. Their margin is
+    // wide (1 ms of work, 10 s of deadline): a loaded machine (the sanitizer trees run in
+    // parallel) once held the loop past a 20 ms deadline and its 1 ms sleep alike.
     auto one = [](int i, int* in_time, int* late) -> cpc::task<void> {
         bool slept = false;
-        const auto work = (i % 2) ? 1ms : 10s;
-        const std::optional<int> r = co_await cpc::with_timeout(20ms, sleep_then(work, i, &slept));
+        const std::chrono::milliseconds work = (i % 2) ? 1ms : 10s;
+        const std::chrono::milliseconds deadline = (i % 2) ? 10s : 20ms;
+        const std::optional<int> r =
+            co_await cpc::with_timeout(deadline, sleep_then(work, i, &slept));
         if (r) {
             EXPECT_EQ(*r, i);
             ++*in_time;
