@@ -17,7 +17,9 @@
 
 #include "cpc/detail/check.hpp"
 #include "cpc/detail/shared_wait_list.hpp"
+#include "cpc/detail/wait_record.hpp"
 #include "cpc/loop.hpp"
+#include "cpc/task.hpp"
 
 namespace cpc {
 
@@ -48,18 +50,18 @@ class condvar {
 };
 
 // What co_await cv.wait() awaits: links the thread at the end of cv's waiters.
-class condvar::awaiter : detail::wait_link {
+class condvar::awaiter : detail::wait_link, detail::wait_record {
   public:
     // An awaiter that waits on cv.
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
-    // cv_ is needed only until the thread is linked: the frame of an idle thread is all its
-    // memory, so the awaiter keeps no more than the link and the frame. Where to resume it
-    // (its loop or its color) is the link's waker: its scheduler's blocked_waker().
+    // Where to resume the thread (its loop or its color) is the link's waker: its scheduler's
+    // blocked_waker(), which spares the frame a pointer to its scheduler.
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
     // A frame destroyed while it waits (teardown of a blocked thread) leaves the list.
     ~awaiter() {
-        if (linked()) {
+        detail::end_wait_record(*this);
+        if (detail::wait_link::linked()) {
             detail::shared_wait_list& l =
                 detail::shared_wait_list::of(detail::wait_list::containing(this));
             if (l.remove_if_linked(this) && detail::tl_loop) detail::tl_loop->add_blocked(-1);
@@ -71,25 +73,26 @@ class condvar::awaiter : detail::wait_link {
     condvar& target() const noexcept { return *cv_; }
 
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
         CPC_CHECK(detail::tl_loop,
                   "condvar wait on a kernel thread without a loop (a pool thread: attach back "
                   "to a loop before waiting)");
-        condvar* cv = cv_;
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();
         detail::tl_loop->add_blocked(1);
-        cv->waiters_.push_back(this);
+        if constexpr (detail::is_task_frame<P>) detail::tl_loop->waits().link(this, &describe_wait);
+        cv_->waiters_.push_back(this);
     }
-    void await_resume() const noexcept {}
+    void await_resume() noexcept { detail::end_wait_record(*this); }
 
   private:
     friend void detail::resume_blocked(detail::wait_link* l) noexcept;
 
-    union {
-        condvar* cv_;                    // until await_suspend
-        std::coroutine_handle<> frame_;  // from then on
-    };
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
+
+    condvar* cv_;
+    std::coroutine_handle<> frame_;
 };
 
 inline condvar::awaiter condvar::wait() noexcept {

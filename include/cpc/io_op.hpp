@@ -53,7 +53,7 @@ struct io_op_base {
 
 // What co_await cpc::io_op(...) awaits: one io_uring operation; the result is the
 // completion's (>= 0, or -errno).
-class io_op_awaiter : detail::io_op_base {
+class io_op_awaiter : detail::io_op_base, detail::wait_record {
   public:
     // An operation on fd (-1 if none) whose SQE prepare(sqe, ctx) fills.
     io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, interrupt_source interrupt) noexcept
@@ -63,6 +63,7 @@ class io_op_awaiter : detail::io_op_base {
     }
     io_op_awaiter(const io_op_awaiter&) = delete;
     io_op_awaiter& operator=(const io_op_awaiter&) = delete;
+    ~io_op_awaiter() { detail::end_wait_record(*this); }
 
     bool await_ready() const noexcept { return false; }
 
@@ -82,6 +83,7 @@ class io_op_awaiter : detail::io_op_base {
             res_ = -EOPNOTSUPP;  // a pool thread, or an epoll loop: the caller's mistake
             return false;
         }
+        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, &describe_wait);
         loop_->submit_op(this, prepare_, ctx_);
         if (interrupt_ || scope) {
             if (!interruption_.arm(interrupt_, scope, loop_, this, &interrupted)) {
@@ -95,6 +97,7 @@ class io_op_awaiter : detail::io_op_base {
     }
 
     int await_resume() noexcept {
+        detail::end_wait_record(*this);
         // A result that beat the deadline's cancellation is kept by with_timeout: bytes that
         // moved, or an accepted connection, dropped there would be lost.
         if (res_ >= 0 && scope_ && scope_->fired()) scope_->keep_outcome();
@@ -110,6 +113,8 @@ class io_op_awaiter : detail::io_op_base {
     unsigned completion_flags() const noexcept { return cqe_flags; }
 
   private:
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
+
     // Both run on loop_, in either order: the completion, and the interruption's handler.
     static void completed(detail::io_op_base* op, int res) noexcept {
         auto* self = static_cast<io_op_awaiter*>(op);
