@@ -61,7 +61,9 @@ class await_site {
 };
 
 template <class A>
-concept has_member_co_await = requires(A&& a) { static_cast<A&&>(a).operator co_await(); };
+concept has_member_co_await = requires(A&& a) {
+    static_cast<A&&>(a).operator co_await();
+};
 
 // What await_transform returns: the operand by reference, awaited as it would be without
 // await_transform. Returning the operand itself (A&&) is what the standard allows, but g++ 12
@@ -70,14 +72,10 @@ template <class R>
 struct awaited {
     R operand;
     decltype(auto) operator co_await() && noexcept(
-        noexcept(static_cast<R>(operand).operator co_await()))
-        requires has_member_co_await<R>
-    {
+        noexcept(static_cast<R>(operand).operator co_await())) requires has_member_co_await<R> {
         return static_cast<R>(operand).operator co_await();
     }
-    decltype(auto) await_ready() requires(!has_member_co_await<R>) {
-        return operand.await_ready();
-    }
+    decltype(auto) await_ready() requires(!has_member_co_await<R>) { return operand.await_ready(); }
     template <class H>
     decltype(auto) await_suspend(H h) requires(!has_member_co_await<R>) {
         return operand.await_suspend(h);
