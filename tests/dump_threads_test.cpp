@@ -19,6 +19,8 @@ int fd_line = 0;
 int sleep_line = 0;
 int inner_line = 0;
 int middle_line = 0;
+int timed_line = 0;
+int read_line = 0;
 
 std::string at(int line) {
     return std::string("    at ") + __FILE__ + ":" + std::to_string(line) + "\n";
@@ -57,6 +59,20 @@ cpc::task<void> middle(cpc::condvar& cv) {
     co_await inner(cv);
 }
 
+cpc::task<void> timed_wait(cpc::condvar& cv) {
+    timed_line = __LINE__ + 1;
+    const bool signalled = co_await cpc::with_timeout(std::chrono::hours(1), cv.wait());
+    EXPECT_TRUE(signalled);
+}
+
+// Through the library's own frames: cpc::read is a task that waits inside io.cpp.
+cpc::task<void> read_one(int fd) {
+    char byte = 0;
+    read_line = __LINE__ + 1;
+    const cpc::io_result r = co_await cpc::read(fd, &byte, 1);
+    EXPECT_EQ(r.bytes, 1u);
+}
+
 struct pipe_fds {
     int fds[2] = {-1, -1};
     pipe_fds() {
@@ -72,7 +88,9 @@ struct scene {
     cpc::condvar cv;
     cpc::condvar nested_cv;
     cpc::condvar stop_sleep;
+    cpc::condvar timed_cv;
     pipe_fds pipe;
+    pipe_fds read_pipe;
     std::string dump;
     std::string dump_after;
 };
@@ -83,8 +101,10 @@ cpc::task<void> dumper(scene& s) {
     s.cv.signal();
     s.nested_cv.signal();
     s.stop_sleep.signal();
+    s.timed_cv.signal();
     const char byte = 'x';
     EXPECT_EQ(::write(s.pipe.fds[1], &byte, 1), 1);
+    EXPECT_EQ(::write(s.read_pipe.fds[1], &byte, 1), 1);
     // Woken, the threads run before this one again, and leave the dump.
     co_await cpc::sleep(std::chrono::milliseconds(1));
     s.dump_after = cpc::dump_threads();
@@ -96,12 +116,14 @@ TEST(DumpThreads, NamesEachWaitAndItsFrames) {
     cpc::spawn(read_wait(s.pipe.fds[0]));
     cpc::spawn(long_sleep(s.stop_sleep));
     cpc::spawn(middle(s.nested_cv));
+    cpc::spawn(timed_wait(s.timed_cv));
+    cpc::spawn(read_one(s.read_pipe.fds[0]));
     cpc::spawn(dumper(s));
     const cpc::run_result r = main_loop();
     EXPECT_EQ(r.blocked_threads, 0u);
     const std::string& d = s.dump;
 
-    EXPECT_NE(d.find("4 suspended thread(s)"), std::string::npos) << d;
+    EXPECT_NE(d.find("6 suspended thread(s)"), std::string::npos) << d;
     const std::size_t cv = d.find("thread waits on condvar " + pointer(&s.cv) + "\n" + at(cv_line));
     EXPECT_NE(cv, std::string::npos) << d;
     const std::size_t fd =
@@ -115,6 +137,20 @@ TEST(DumpThreads, NamesEachWaitAndItsFrames) {
                      at(middle_line)),
               std::string::npos)
         << d;
+
+    EXPECT_NE(d.find("thread waits on condvar " + pointer(&s.timed_cv) + ", with a deadline\n" +
+                     at(timed_line)),
+              std::string::npos)
+        << d;
+    // An io_uring operation or, on epoll, a readiness wait; in io.cpp, called from here.
+    const std::string rfd = std::to_string(s.read_pipe.fds[0]);
+    std::size_t read = d.find("thread waits on an io_uring operation on fd " + rfd + "\n");
+    if (read == std::string::npos) read = d.find("thread waits on fd " + rfd + " (read)\n");
+    ASSERT_NE(read, std::string::npos) << d;
+    const std::size_t leaf = d.find('\n', read) + 1;
+    const std::size_t caller = d.find('\n', leaf) + 1;
+    EXPECT_NE(d.substr(leaf, caller - leaf).find("io.cpp:"), std::string::npos) << d;
+    EXPECT_EQ(d.substr(caller, at(read_line).size()), at(read_line)) << d;
 
     EXPECT_NE(s.dump_after.find("0 suspended thread(s)"), std::string::npos) << s.dump_after;
     EXPECT_EQ(s.dump_after.find("  thread "), std::string::npos) << s.dump_after;

@@ -52,6 +52,8 @@ class condvar {
 // What co_await cv.wait() awaits: links the thread at the end of cv's waiters.
 class condvar::awaiter : detail::wait_link, detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An awaiter that waits on cv.
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
     // Where to resume the thread (its loop or its color) is the link's waker: its scheduler's
@@ -81,15 +83,14 @@ class condvar::awaiter : detail::wait_link, detail::wait_record {
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();
         detail::tl_loop->add_blocked(1);
-        if constexpr (detail::is_task_frame<P>) detail::tl_loop->waits().link(this, &describe_wait);
+        if constexpr (detail::is_task_frame<P>)
+            detail::tl_loop->waits().link(this, detail::wait_kind::condvar);
         cv_->waiters_.push_back(this);
     }
     void await_resume() noexcept { detail::end_wait_record(*this); }
 
   private:
     friend void detail::resume_blocked(detail::wait_link* l) noexcept;
-
-    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
 
     condvar* cv_;
     std::coroutine_handle<> frame_;

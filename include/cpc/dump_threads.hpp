@@ -18,7 +18,7 @@
 // A thread is listed on the loop it suspended on, until it runs again.
 //
 // Cost when unused: every co_await in a task stores its file and line in the frame (one store,
-// 8 bytes per frame); each runtime wait links and unlinks a 32-byte record in its loop's list
+// 8 bytes per frame); each runtime wait links and unlinks a 24-byte record in its loop's list
 // (a few stores; a spin lock while several loops run). bench/threads measures it (the commit
 // that added this states the figures).
 #pragma once

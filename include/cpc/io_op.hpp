@@ -55,6 +55,8 @@ struct io_op_base {
 // completion's (>= 0, or -errno).
 class io_op_awaiter : detail::io_op_base, detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An operation on fd (-1 if none) whose SQE prepare(sqe, ctx) fills.
     io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, interrupt_source interrupt) noexcept
         : prepare_(prepare), ctx_(ctx), interrupt_(interrupt) {
@@ -83,7 +85,7 @@ class io_op_awaiter : detail::io_op_base, detail::wait_record {
             res_ = -EOPNOTSUPP;  // a pool thread, or an epoll loop: the caller's mistake
             return false;
         }
-        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, &describe_wait);
+        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, detail::wait_kind::io_op);
         loop_->submit_op(this, prepare_, ctx_);
         if (interrupt_ || scope) {
             if (!interruption_.arm(interrupt_, scope, loop_, this, &interrupted)) {
@@ -113,8 +115,6 @@ class io_op_awaiter : detail::io_op_base, detail::wait_record {
     unsigned completion_flags() const noexcept { return cqe_flags; }
 
   private:
-    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
-
     // Both run on loop_, in either order: the completion, and the interruption's handler.
     static void completed(detail::io_op_base* op, int res) noexcept {
         auto* self = static_cast<io_op_awaiter*>(op);

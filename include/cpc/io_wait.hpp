@@ -40,6 +40,8 @@ bool poll_kernel_thread(int fd, unsigned events) noexcept;
 // What co_await cpc::io_wait(...) awaits.
 class io_wait_awaiter : detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An awaiter for events of fd, interrupted by interrupt (a condvar, an interrupts set, or
     // none).
     io_wait_awaiter(int fd, unsigned events, interrupt_source interrupt) noexcept
@@ -67,7 +69,8 @@ class io_wait_awaiter : detail::wait_record {
         frame_ = h;
         loop_ = detail::tl_loop;
         home_ = detail::tl_scheduler;
-        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, &describe_wait);
+        if constexpr (detail::is_task_frame<P>)
+            loop_->waits().link(this, detail::wait_kind::io_wait);
         if (((events_ & in) && !watch(reader_, in)) || ((events_ & out) && !watch(writer_, out))) {
             stop_watching();
             ready_ = true;  // the kernel cannot poll fd: the next call will say why
@@ -94,8 +97,6 @@ class io_wait_awaiter : detail::wait_record {
     }
 
   private:
-    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
-
     struct watcher : detail::wait_link {
         io_wait_awaiter* self = nullptr;
     };

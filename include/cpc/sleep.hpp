@@ -33,6 +33,8 @@ void sleep_kernel_thread(std::int64_t ns) noexcept;
 // What co_await cpc::sleep(...) awaits: true when the whole duration elapsed.
 class sleep_awaiter : detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // A sleep of ns nanoseconds, interrupted by interrupt (a condvar, an interrupts set, or none).
     sleep_awaiter(std::int64_t ns, interrupt_source interrupt) noexcept
         : ns_(ns), interrupt_(interrupt) {}
@@ -69,7 +71,7 @@ class sleep_awaiter : detail::wait_record {
             self->completed_ = true;
             detail::wake_at(self->home_, self->frame_);
         };
-        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, &describe_wait);
+        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, detail::wait_kind::sleep);
         loop_->add_timer(&timer_, ns_);
         // From now on the deadline, on the loop's clock, for dump_threads.
         ns_ = loop_->now() + (ns_ > 0 ? ns_ : 0);
@@ -94,8 +96,6 @@ class sleep_awaiter : detail::wait_record {
     }
 
   private:
-    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
-
     struct timer : detail::timer_node {
         sleep_awaiter* self = nullptr;
     };

@@ -102,11 +102,20 @@ std::coroutine_handle<> io_op_awaiter::describe_wait(const detail::wait_record& 
 }
 
 namespace detail {
-std::coroutine_handle<> timed_condvar_wait::describe_wait(const wait_record& r, std::string& out) {
+std::coroutine_handle<> timed_condvar_wait::describe_wait(const ::cpc::detail::wait_record& r,
+                                                          std::string& out) {
     const auto& self = static_cast<const timed_condvar_wait&>(r);
     append(out, "waits on condvar %p, with a deadline", static_cast<const void*>(self.cv_));
     return self.frame_;
 }
+}  // namespace detail
+
+namespace detail {
+const describe_wait_fn wait_describers[5] = {
+    &condvar::awaiter::describe_wait,  // wait_kind::condvar
+    &timed_condvar_wait::describe_wait, &io_wait_awaiter::describe_wait,
+    &sleep_awaiter::describe_wait,      &io_op_awaiter::describe_wait,
+};
 }  // namespace detail
 
 std::string dump_threads() {
@@ -117,7 +126,8 @@ std::string dump_threads() {
     l->waits().for_each([&](const detail::wait_record& r) {
         ++suspended;
         entries += "  thread ";
-        const std::coroutine_handle<> leaf = r.describe(r, entries);
+        const std::coroutine_handle<> leaf =
+            detail::wait_describers[static_cast<unsigned>(r.kind())](r, entries);
         entries += '\n';
         append_frames(leaf, entries);
     });

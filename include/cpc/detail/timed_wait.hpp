@@ -128,6 +128,9 @@ class timed_awaiter {
 // waiter, the result says "signalled" even when the deadline passed in the same instant.
 class timed_condvar_wait : wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const ::cpc::detail::wait_record& r,
+                                                 std::string& out);
     timed_condvar_wait(condvar& cv, std::int64_t ns) noexcept : cv_(&cv), ns_(ns) {}
     timed_condvar_wait(const timed_condvar_wait&) = delete;
     timed_condvar_wait& operator=(const timed_condvar_wait&) = delete;
@@ -150,7 +153,7 @@ class timed_condvar_wait : wait_record {
         deadline_.emplace(*scope_, ns_);
         frame_ = h;
         home_ = tl_scheduler;
-        tl_loop->waits().link(this, &describe_wait);
+        tl_loop->waits().link(this, wait_kind::timed_condvar);
         return interruption_.arm(cv_, &*scope_, tl_loop, this, [](void* owner) noexcept {
             auto* self = static_cast<timed_condvar_wait*>(owner);
             wake_at(self->home_, self->frame_);
@@ -165,8 +168,6 @@ class timed_condvar_wait : wait_record {
     }
 
   private:
-    static std::coroutine_handle<> describe_wait(const wait_record& r, std::string& out);
-
     condvar* cv_;
     std::int64_t ns_;
     scheduler* home_ = nullptr;

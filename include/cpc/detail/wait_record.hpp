@@ -17,6 +17,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "cpc/detail/spin_lock.hpp"
@@ -25,31 +26,40 @@ namespace cpc::detail {
 
 class wait_registry;
 
-struct wait_record {
-    // Appends what the thread waits for to out (one line, no newline) and returns its leaf
-    // frame, the one that awaits. Called by the dump on the owner loop's kernel thread, under
-    // the registry's lock: it reads only what the awaiter set before linking.
-    using describe_fn = std::coroutine_handle<> (*)(const wait_record&, std::string& out);
+// The awaiters that record their waits; dump_threads.cpp has a describer for each.
+enum class wait_kind : unsigned char { condvar, timed_condvar, io_wait, sleep, io_op };
 
+struct wait_record {
     wait_record* prev = nullptr;
     wait_record* next = nullptr;
-    wait_registry* owner = nullptr;
-    describe_fn describe = nullptr;
+    // The owner registry with the kind in its low bits (a registry is aligned to 8): 24 bytes
+    // a record rather than 32, in the frame of every waiting thread.
+    std::uintptr_t owner_and_kind = 0;
 
-    bool linked() const noexcept { return owner != nullptr; }
+    bool linked() const noexcept { return owner_and_kind != 0; }
+    wait_registry* owner() const noexcept {
+        return reinterpret_cast<wait_registry*>(owner_and_kind & ~std::uintptr_t{7});
+    }
+    wait_kind kind() const noexcept { return static_cast<wait_kind>(owner_and_kind & 7); }
 };
 
+// Appends what the thread of r waits for to out (one line, no newline) and returns its leaf
+// frame, the one that awaits. Called by the dump on the owner loop's kernel thread, under
+// the registry's lock: it reads only what the awaiter set before linking. Indexed by kind.
+using describe_wait_fn = std::coroutine_handle<> (*)(const wait_record& r, std::string& out);
+extern const describe_wait_fn wait_describers[5];
+
 // The waits of one loop: a circular list with a sentinel.
-class wait_registry {
+class alignas(8) wait_registry {
   public:
     wait_registry() noexcept { head_.prev = head_.next = &head_; }
     wait_registry(const wait_registry&) = delete;
     wait_registry& operator=(const wait_registry&) = delete;
 
     // On the registry's loop's kernel thread, before the wait can be woken.
-    void link(wait_record* r, wait_record::describe_fn describe) noexcept {
-        r->describe = describe;
-        r->owner = this;
+    void link(wait_record* r, wait_kind kind) noexcept {
+        r->owner_and_kind =
+            reinterpret_cast<std::uintptr_t>(this) | static_cast<std::uintptr_t>(kind);
         if (!several_loops()) [[likely]] {
             push(r);
             return;
@@ -60,7 +70,7 @@ class wait_registry {
 
     // From any kernel thread.
     static void unlink(wait_record* r) noexcept {
-        wait_registry* o = r->owner;
+        wait_registry* o = r->owner();
         if (!several_loops()) [[likely]] {
             o->pop(r);
             return;
@@ -87,7 +97,7 @@ class wait_registry {
     void pop(wait_record* r) noexcept {
         r->prev->next = r->next;
         r->next->prev = r->prev;
-        r->owner = nullptr;
+        r->owner_and_kind = 0;
     }
 
     wait_record head_;
