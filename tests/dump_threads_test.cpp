@@ -73,6 +73,16 @@ cpc::task<void> read_one(int fd) {
     EXPECT_EQ(r.bytes, 1u);
 }
 
+// Threads of the scene that have run again and ended, for the dump after the waits.
+int finished = 0;
+cpc::condvar finished_cv;
+
+cpc::task<void> counted(cpc::task<void> t) {
+    co_await std::move(t);
+    ++finished;
+    finished_cv.signal();
+}
+
 struct pipe_fds {
     int fds[2] = {-1, -1};
     pipe_fds() {
@@ -105,19 +115,20 @@ cpc::task<void> dumper(scene& s) {
     const char byte = 'x';
     EXPECT_EQ(::write(s.pipe.fds[1], &byte, 1), 1);
     EXPECT_EQ(::write(s.read_pipe.fds[1], &byte, 1), 1);
-    // Woken, the threads run before this one again, and leave the dump.
-    co_await cpc::sleep(std::chrono::milliseconds(1));
+    // Woken, the threads run again, and leave the dump.
+    while (finished < 6)
+        co_await finished_cv.wait();
     s.dump_after = cpc::dump_threads();
 }
 
 TEST(DumpThreads, NamesEachWaitAndItsFrames) {
     scene s;
-    cpc::spawn(wait_on_condvar(s.cv));
-    cpc::spawn(read_wait(s.pipe.fds[0]));
-    cpc::spawn(long_sleep(s.stop_sleep));
-    cpc::spawn(middle(s.nested_cv));
-    cpc::spawn(timed_wait(s.timed_cv));
-    cpc::spawn(read_one(s.read_pipe.fds[0]));
+    cpc::spawn(counted(wait_on_condvar(s.cv)));
+    cpc::spawn(counted(read_wait(s.pipe.fds[0])));
+    cpc::spawn(counted(long_sleep(s.stop_sleep)));
+    cpc::spawn(counted(middle(s.nested_cv)));
+    cpc::spawn(counted(timed_wait(s.timed_cv)));
+    cpc::spawn(counted(read_one(s.read_pipe.fds[0])));
     cpc::spawn(dumper(s));
     const cpc::run_result r = main_loop();
     EXPECT_EQ(r.blocked_threads, 0u);
