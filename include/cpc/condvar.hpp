@@ -62,12 +62,8 @@ class condvar::awaiter : detail::wait_link, detail::wait_record {
     awaiter& operator=(const awaiter&) = delete;
     // A frame destroyed while it waits (teardown of a blocked thread) leaves the list.
     ~awaiter() {
-        detail::end_wait_record(*this);
-        if (detail::wait_link::linked()) {
-            detail::shared_wait_list& l =
-                detail::shared_wait_list::of(detail::wait_list::containing(this));
-            if (l.remove_if_linked(this) && detail::tl_loop) detail::tl_loop->add_blocked(-1);
-        }
+        if (detail::wait_link::linked() || detail::wait_record::linked()) [[unlikely]]
+            leave();
     }
 
     // The condvar to wait on; only before the awaiter is awaited (with_timeout waits on it
@@ -91,6 +87,9 @@ class condvar::awaiter : detail::wait_link, detail::wait_record {
 
   private:
     friend void detail::resume_blocked(detail::wait_link* l) noexcept;
+
+    // Out of line: the frame of a thread still waiting is being destroyed.
+    void leave() noexcept;
 
     condvar* cv_;
     std::coroutine_handle<> frame_;

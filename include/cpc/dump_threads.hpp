@@ -1,26 +1,34 @@
 // cpc::dump_threads: where every suspended thread waits, and how it got there.
 //
-//   cpc: loop 0 (epoll): 3 suspended thread(s), 1 runnable, 0 on pools
-//   thread waits on fd 7 (read)
-//     at /src/apps/httpd/request_state.cpp:88
-//     at /src/apps/httpd/connection.cpp:41
-//   thread waits on condvar 0x55d0c2a4e2b0
-//     at /src/apps/httpd/accept_loop.cpp:30
+//   cpc: loop 0 (io_uring, kernel thread 8795): 3 suspended thread(s), 0 runnable, 0 on pools
+//     thread waits on an io_uring operation on fd 15
+//       at /src/src/cpc/io.cpp:260
+//       at /src/include/cpc/with_timeout.hpp:121
+//       at /src/apps/httpd/connection.cpp:119
+//     thread waits on condvar 0x55d0c2a4e2b0
+//       at /src/apps/hekate/server.cpp:727
+//     thread sleeps, timer due in 495.145 ms
+//       at /src/apps/hekate/server.cpp:665
 //
 // What is printed: one entry per thread suspended on the loop in one of the runtime's waits
 // (a condvar wait, with or without a deadline; io_wait, with the fd and direction; sleep, with
 // the time left; an io_uring operation, with its fd), then its chain of frames as file:line,
 // innermost first: the co_await the thread is suspended at, then the co_await of each calling
-// task up to the thread's root. Lines are those of the co_await expression (clang: of the
-// keyword; g++: of the awaited operand, when the two differ). No function names: a frame knows
-// where it awaits, not what it is. Threads that are runnable, or that run on a pool (cpc::
-// detached), are counted but not listed; so are waits of awaiters written outside the runtime.
-// A thread is listed on the loop it suspended on, until it runs again.
+// task up to the thread's root (64 frames at most, then how many more). Lines are those of the
+// co_await expression (clang: of the keyword; g++: of the awaited operand, when the two
+// differ). No function names: a frame knows where it awaits, not what it is. A thread is
+// listed on the loop it suspended on, from the moment it suspends until it runs again (a
+// thread woken and not yet resumed is still listed). Not listed: threads in the loop's run
+// queue (counted as runnable; colored ones are not counted), threads running on a pool
+// (counted, process-wide), and waits in awaiters written outside the runtime.
 //
-// Cost when unused: every co_await in a task stores its file and line in the frame (one store,
-// 8 bytes per frame); each runtime wait links and unlinks a 24-byte record in its loop's list
-// (a few stores; a spin lock while several loops run). bench/threads measures it (the commit
-// that added this states the figures).
+// Cost when unused, in every program: each co_await in a task stores its file and line in the
+// frame (8 bytes a frame, and 8 more a co_await for the reference await_transform passes on);
+// each runtime wait links a 24-byte record into its loop's list when it suspends and unlinks
+// it when the thread runs (a few stores; a spin lock, uncontended, while several loops run).
+// bench/threads measured it on one loop (medians, ABBA, the commit that added this): an idle
+// thread waiting on a condvar, 96 -> 144 bytes; spawn unchanged; a yield round trip +~1 ns, a
+// condvar round trip +~2.5 ns.
 #pragma once
 
 #include <string>
@@ -29,10 +37,13 @@ namespace cpc {
 
 // The threads suspended on the calling kernel thread's loop, as described at the top of
 // dump_threads.hpp; a single line saying so when no loop runs on the calling kernel thread.
-// Call it from a thread of the loop (or from code the loop runs).
+// It reads only the calling loop's records (under their lock), so it is safe while other
+// loops run and while threads of this loop are woken from other kernel threads.
 std::string dump_threads();
 
-// Writes dump_threads() to fd in one write(2), so that dumps of several loops do not mix.
+// Writes dump_threads() to fd in one write(2) (more only if the kernel takes part of it), so
+// that dumps of several loops do not mix on a file or a terminal (on a pipe, only dumps up to
+// PIPE_BUF bytes are kept whole).
 void dump_threads(int fd);
 
 // Asks every running loop to write its own dump to fd (loop::call_soon: each on its own

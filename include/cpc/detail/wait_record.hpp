@@ -30,8 +30,10 @@ class wait_registry;
 enum class wait_kind : unsigned char { condvar, timed_condvar, io_wait, sleep, io_op };
 
 struct wait_record {
-    wait_record* prev = nullptr;
-    wait_record* next = nullptr;
+    // Meaningful only while linked: left uninitialised, so that an awaiter that never suspends
+    // costs one store.
+    wait_record* prev;
+    wait_record* next;
     // The owner registry with the kind in its low bits (a registry is aligned to 8): 24 bytes
     // a record rather than 32, in the frame of every waiting thread.
     std::uintptr_t owner_and_kind = 0;
