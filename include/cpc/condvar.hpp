@@ -25,11 +25,12 @@ namespace cpc {
 
 // A condition variable of cooperative threads (CPC's cpc_condvar): waiters woken oldest
 // first, no mutex (the guarantees are at the top of condvar.hpp).
-class condvar {
+class condvar : detail::registered_condvar {
   public:
     condvar() = default;
     condvar(const condvar&) = delete;
     condvar& operator=(const condvar&) = delete;
+    ~condvar() { detail::wait_registry::remove_condvar(this); }
 
     class awaiter;
     // co_await cv.wait(): suspends until signal() picks this waiter or signal_all().
@@ -45,25 +46,33 @@ class condvar {
     // For primitives that can be interrupted by this condvar.
     detail::shared_wait_list& waiters() noexcept { return waiters_; }
 
+    // For cpc::dump_threads: calls f(condvar, frame) for the frame of every thread waiting on
+    // the condvar r in a condvar wait (not the sleeps and io_waits it may interrupt), under
+    // the condvar's lock.
+    template <class F>
+    static void for_each_waiter(detail::registered_condvar& r, F&& f);
+
   private:
     detail::shared_wait_list waiters_;
 };
 
 // What co_await cv.wait() awaits: links the thread at the end of cv's waiters.
-class condvar::awaiter : detail::wait_link, detail::wait_record {
+class condvar::awaiter : detail::wait_link {
   public:
-    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
-    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An awaiter that waits on cv.
     explicit awaiter(condvar& cv) noexcept : cv_(&cv) {}
-    // Where to resume the thread (its loop or its color) is the link's waker: its scheduler's
-    // blocked_waker(), which spares the frame a pointer to its scheduler.
+    // cv_ is needed only until the thread is linked: the frame of an idle thread is all its
+    // memory, so the awaiter keeps no more than the link and the frame. Where to resume it
+    // (its loop or its color) is the link's waker: its scheduler's blocked_waker().
     awaiter(const awaiter&) = delete;
     awaiter& operator=(const awaiter&) = delete;
     // A frame destroyed while it waits (teardown of a blocked thread) leaves the list.
     ~awaiter() {
-        if (detail::wait_link::linked() || detail::wait_record::linked()) [[unlikely]]
-            leave();
+        if (linked()) {
+            detail::shared_wait_list& l =
+                detail::shared_wait_list::of(detail::wait_list::containing(this));
+            if (l.remove_if_linked(this) && detail::tl_loop) detail::tl_loop->add_blocked(-1);
+        }
     }
 
     // The condvar to wait on; only before the awaiter is awaited (with_timeout waits on it
@@ -73,27 +82,39 @@ class condvar::awaiter : detail::wait_link, detail::wait_record {
     bool await_ready() const noexcept { return false; }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) noexcept {
+        // cpc::dump_threads walks the waiting frame as a task's.
+        static_assert(detail::is_task_frame<P>, "a cpc::condvar is awaited in a cpc::task");
         CPC_CHECK(detail::tl_loop,
                   "condvar wait on a kernel thread without a loop (a pool thread: attach back "
                   "to a loop before waiting)");
+        condvar* cv = cv_;
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();
         detail::tl_loop->add_blocked(1);
-        if constexpr (detail::is_task_frame<P>)
-            detail::tl_loop->waits().link(this, detail::wait_kind::condvar);
-        cv_->waiters_.push_back(this);
+        if (!cv->owner.load(std::memory_order_relaxed)) [[unlikely]]
+            detail::tl_loop->waits().add_condvar(cv);
+        cv->waiters_.push_back(this);
     }
-    void await_resume() noexcept { detail::end_wait_record(*this); }
+    void await_resume() const noexcept {}
 
   private:
     friend void detail::resume_blocked(detail::wait_link* l) noexcept;
+    friend class condvar;
 
-    // Out of line: the frame of a thread still waiting is being destroyed.
-    void leave() noexcept;
-
-    condvar* cv_;
-    std::coroutine_handle<> frame_;
+    union {
+        condvar* cv_;                    // until await_suspend
+        std::coroutine_handle<> frame_;  // from then on
+    };
 };
+
+template <class F>
+void condvar::for_each_waiter(detail::registered_condvar& r, F&& f) {
+    condvar& cv = static_cast<condvar&>(r);
+    detail::shared_guard g(cv.waiters_.lock);
+    cv.waiters_.list.for_each([&](const detail::wait_link* l) {
+        if (l->wake->fire == &detail::resume_blocked) f(cv, static_cast<const awaiter*>(l)->frame_);
+    });
+}
 
 inline condvar::awaiter condvar::wait() noexcept {
     return awaiter{*this};

@@ -16,19 +16,25 @@
 // innermost first: the co_await the thread is suspended at, then the co_await of each calling
 // task up to the thread's root (64 frames at most, then how many more). Lines are those of the
 // co_await expression (clang: of the keyword; g++: of the awaited operand, when the two
-// differ). No function names: a frame knows where it awaits, not what it is. A thread is
-// listed on the loop it suspended on, from the moment it suspends until it runs again (a
-// thread woken and not yet resumed is still listed). Not listed: threads in the loop's run
-// queue (counted as runnable; colored ones are not counted), threads running on a pool
-// (counted, process-wide), and waits in awaiters written outside the runtime.
+// differ). No function names: a frame knows where it awaits, not what it is.
+//
+// Which loop lists a thread: a thread in io_wait, sleep, an io_uring operation or a condvar
+// wait with a deadline is listed by the loop it suspended on, from the moment it suspends
+// until it runs again (a thread woken and not yet resumed is still listed). A thread in a
+// plain condvar wait is listed by the loop that first waited on that condvar (every waiter of
+// the condvar, whichever loop it waits from), while it is in the condvar's list. Not listed:
+// threads in the loop's run queue (counted as runnable; colored ones are not counted),
+// threads running on a pool (counted, process-wide), and waits in awaiters written outside the
+// runtime.
 //
 // Cost when unused, in every program: each co_await in a task stores its file and line in the
-// frame (8 bytes a frame, and 8 more a co_await for the reference await_transform passes on);
-// each runtime wait links a 24-byte record into its loop's list when it suspends and unlinks
-// it when the thread runs (a few stores; a spin lock, uncontended, while several loops run).
-// bench/threads measured it on one loop (medians, ABBA, the commit that added this): an idle
-// thread waiting on a condvar, 96 -> 144 bytes; spawn unchanged; a yield round trip +~1 ns, a
-// condvar round trip +~2.5 ns.
+// frame (8 bytes a frame, and 8 more a co_await for the reference await_transform passes on).
+// io_wait, sleep, io_op and timed condvar waits link a 24-byte record into their loop's list
+// when they suspend and unlink it when the thread runs (a few stores; a spin lock, uncontended,
+// while several loops run). A plain condvar wait only tests whether its condvar is known to a
+// loop yet; a condvar is 24 bytes larger. bench/threads, one loop, medians of 20 runs
+// alternating with main (ABBA): an idle thread waiting on a condvar, 96 -> 112 bytes; spawn
+// unchanged (7.7 ns); a yield round trip 6.7 -> 7.5 ns; a condvar round trip 13.6 -> XX ns.
 #pragma once
 
 #include <string>
@@ -37,8 +43,8 @@ namespace cpc {
 
 // The threads suspended on the calling kernel thread's loop, as described at the top of
 // dump_threads.hpp; a single line saying so when no loop runs on the calling kernel thread.
-// It reads only the calling loop's records (under their lock), so it is safe while other
-// loops run and while threads of this loop are woken from other kernel threads.
+// It reads the calling loop's records and the waiters of its condvars under their locks, so
+// it is safe while other loops run and wake threads of this one.
 std::string dump_threads();
 
 // Writes dump_threads() to fd in one write(2) (more only if the kernel takes part of it), so

@@ -12,16 +12,3 @@ void resume_blocked(wait_link* l) noexcept {
 }
 
 }  // namespace cpc::detail
-
-namespace cpc {
-
-void condvar::awaiter::leave() noexcept {
-    detail::end_wait_record(*this);
-    if (detail::wait_link::linked()) {
-        detail::shared_wait_list& l =
-            detail::shared_wait_list::of(detail::wait_list::containing(this));
-        if (l.remove_if_linked(this) && detail::tl_loop) detail::tl_loop->add_blocked(-1);
-    }
-}
-
-}  // namespace cpc

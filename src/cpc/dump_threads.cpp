@@ -69,13 +69,6 @@ void write_all(int fd, const std::string& s) noexcept {
 
 }  // namespace
 
-std::coroutine_handle<> condvar::awaiter::describe_wait(const detail::wait_record& r,
-                                                        std::string& out) {
-    const auto& self = static_cast<const awaiter&>(r);
-    append(out, "waits on condvar %p", static_cast<const void*>(self.cv_));
-    return self.frame_;
-}
-
 std::coroutine_handle<> io_wait_awaiter::describe_wait(const detail::wait_record& r,
                                                        std::string& out) {
     const auto& self = static_cast<const io_wait_awaiter&>(r);
@@ -108,13 +101,13 @@ std::coroutine_handle<> timed_condvar_wait::describe_wait(const ::cpc::detail::w
     append(out, "waits on condvar %p, with a deadline", static_cast<const void*>(self.cv_));
     return self.frame_;
 }
-}  // namespace detail
 
-namespace detail {
-const describe_wait_fn wait_describers[5] = {
-    &condvar::awaiter::describe_wait,  // wait_kind::condvar
-    &timed_condvar_wait::describe_wait, &io_wait_awaiter::describe_wait,
-    &sleep_awaiter::describe_wait,      &io_op_awaiter::describe_wait,
+// In wait_kind's order; unsized, so that a missing one conflicts with the declaration.
+const describe_wait_fn wait_describers[] = {
+    &timed_condvar_wait::describe_wait,
+    &io_wait_awaiter::describe_wait,
+    &sleep_awaiter::describe_wait,
+    &io_op_awaiter::describe_wait,
 };
 }  // namespace detail
 
@@ -123,14 +116,23 @@ std::string dump_threads() {
     if (!l) return "cpc: no loop runs on this kernel thread: no threads to dump\n";
     std::string entries;
     std::size_t suspended = 0;
-    l->waits().for_each([&](const detail::wait_record& r) {
-        ++suspended;
-        entries += "  thread ";
-        const std::coroutine_handle<> leaf =
-            detail::wait_describers[static_cast<unsigned>(r.kind())](r, entries);
-        entries += '\n';
-        append_frames(leaf, entries);
-    });
+    l->waits().for_each(
+        [&](const detail::wait_record& r) {
+            ++suspended;
+            entries += "  thread ";
+            const std::coroutine_handle<> leaf =
+                detail::wait_describers[static_cast<unsigned>(r.kind())](r, entries);
+            entries += '\n';
+            append_frames(leaf, entries);
+        },
+        [&](detail::registered_condvar& c) {
+            // The frames are walked under the condvar's lock: the thread cannot resume meanwhile.
+            condvar::for_each_waiter(c, [&](const condvar& cv, std::coroutine_handle<> leaf) {
+                ++suspended;
+                append(entries, "  thread waits on condvar %p\n", static_cast<const void*>(&cv));
+                append_frames(leaf, entries);
+            });
+        });
     std::string out;
     append(out,
            "cpc: loop %u (%s, kernel thread %d): %zu suspended thread(s), %zu runnable, %zu on "
