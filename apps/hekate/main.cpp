@@ -16,6 +16,7 @@
 #include "client_version.hpp"
 #include "cpc/color.hpp"
 #include "cpc/condvar.hpp"
+#include "cpc/dump_threads.hpp"
 #include "cpc/loop.hpp"
 #include "cpc/runtime.hpp"
 #include "cpc/signal_watch.hpp"
@@ -73,6 +74,8 @@ cpc::task<void> watch_signals(cpc::signal_watch& signals, hekate::server& srv, c
         if (sig == SIGHUP) {
             hekate::log(hekate::log_level::info, "SIGHUP: rescanning");
             srv.request_rescan();
+        } else if (sig == SIGUSR1) {
+            cpc::dump_all_threads(2);  // every loop's suspended threads, on stderr
         } else if (sig == SIGINT || sig == SIGTERM) {
             // A second Ctrl-C while `stopped` is being announced kills at once.
             signals.release();
@@ -178,7 +181,7 @@ int main(int argc, char** argv) {
     raise_file_limit();
 
     // Before any other kernel thread exists, so that every thread inherits the mask.
-    cpc::signal_watch signals({SIGINT, SIGTERM, SIGHUP});
+    cpc::signal_watch signals({SIGINT, SIGTERM, SIGHUP, SIGUSR1});
     if (threads == 0) threads = static_cast<unsigned>(cpc::topology::detect().size());
     int status = 1;
     bool ended = false;

@@ -12,7 +12,7 @@
 // connections each loop accepted. Diagnostics go to stderr (common/log.hpp), as many as
 // --log-level says. SIGINT and SIGTERM stop the server cleanly: no new connections, idle
 // ones closed, requests in progress finished (at most the shutdown grace), then exit
-// status 0.
+// status 0. SIGUSR1 prints every suspended thread on stderr (cpc::dump_threads).
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,9 +36,12 @@ namespace {
 constexpr const char* kVersion = "httpd (cpc) " CPC_VERSION_STRING;
 
 // The signal handler is a cpc thread: SIGINT and SIGTERM arrive through a signal_watch, so
-// stopping the server is ordinary code of the loop.
+// stopping the server is ordinary code of the loop. SIGUSR1 prints every loop's suspended
+// threads on stderr (cpc::dump_all_threads) and the server goes on.
 cpc::task<void> signal_thread(httpd::server_group& s, cpc::signal_watch& signals) {
-    const int sig = co_await signals.next();
+    int sig = co_await signals.next();
+    for (; sig == SIGUSR1; sig = co_await signals.next())
+        cpc::dump_all_threads(2);
     if (sig != 0) {
         app_log::info("{}, shutting down", ::strsignal(sig));
         s.stop();
@@ -143,8 +146,8 @@ int main(int argc, char** argv) {
     cfg.send_timeout = ms(send_timeout);
 
     // Before any other kernel thread exists (threads inherit the signal mask): from now on
-    // SIGINT and SIGTERM are only received by the signal thread.
-    cpc::signal_watch signals({SIGINT, SIGTERM});
+    // SIGINT, SIGTERM and SIGUSR1 are only received by the signal thread.
+    cpc::signal_watch signals({SIGINT, SIGTERM, SIGUSR1});
 
     if (threads == 0) threads = static_cast<unsigned>(cpc::topology::detect().size());
     httpd::server_group s(

@@ -17,7 +17,9 @@
 
 #include "cpc/detail/check.hpp"
 #include "cpc/detail/shared_wait_list.hpp"
+#include "cpc/detail/wait_record.hpp"
 #include "cpc/loop.hpp"
+#include "cpc/task.hpp"
 
 namespace cpc {
 
@@ -33,11 +35,12 @@ inline void check_condvar_wait_on_a_loop() noexcept {
 
 // A condition variable of cooperative threads (CPC's cpc_condvar): waiters woken oldest
 // first, no mutex (the guarantees are at the top of condvar.hpp).
-class condvar {
+class condvar : detail::registered_condvar {
   public:
     condvar() = default;
     condvar(const condvar&) = delete;
     condvar& operator=(const condvar&) = delete;
+    ~condvar() { detail::wait_registry::remove_condvar(this); }
 
     class awaiter;
     // co_await cv.wait(): suspends until signal() picks this waiter or signal_all().
@@ -52,6 +55,12 @@ class condvar {
 
     // For primitives that can be interrupted by this condvar.
     detail::shared_wait_list& waiters() noexcept { return waiters_; }
+
+    // For cpc::dump_threads: calls f(condvar, frame) for the frame of every thread waiting on
+    // the condvar r in a condvar wait (not the sleeps and io_waits it may interrupt), under
+    // the condvar's lock.
+    template <class F>
+    static void for_each_waiter(detail::registered_condvar& r, F&& f);
 
   private:
     detail::shared_wait_list waiters_;
@@ -81,24 +90,39 @@ class condvar::awaiter : detail::wait_link {
     condvar& target() const noexcept { return *cv_; }
 
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+        // cpc::dump_threads walks the waiting frame as a task's.
+        static_assert(detail::is_task_frame<P>, "a cpc::condvar is awaited in a cpc::task");
         detail::check_condvar_wait_on_a_loop();
         condvar* cv = cv_;
         frame_ = h;
         wake = detail::tl_scheduler->blocked_waker();
         detail::tl_loop->add_blocked(1);
+        if (!cv->owner.load(std::memory_order_relaxed)) [[unlikely]]
+            detail::tl_loop->waits().add_condvar(cv);
         cv->waiters_.push_back(this);
     }
     void await_resume() const noexcept {}
 
   private:
     friend void detail::resume_blocked(detail::wait_link* l) noexcept;
+    friend class condvar;
 
     union {
         condvar* cv_;                    // until await_suspend
         std::coroutine_handle<> frame_;  // from then on
     };
 };
+
+template <class F>
+void condvar::for_each_waiter(detail::registered_condvar& r, F&& f) {
+    condvar& cv = static_cast<condvar&>(r);
+    detail::shared_guard g(cv.waiters_.lock);
+    cv.waiters_.list.for_each([&](const detail::wait_link* l) {
+        if (l->wake->fire == &detail::resume_blocked) f(cv, static_cast<const awaiter*>(l)->frame_);
+    });
+}
 
 inline condvar::awaiter condvar::wait() noexcept {
     return awaiter{*this};

@@ -4,6 +4,7 @@
 #include "cpc/attach.hpp"
 #include "cpc/clock.hpp"
 #include "cpc/condvar.hpp"
+#include "cpc/dump_threads.hpp"
 #include "cpc/interrupts.hpp"
 #include "cpc/io.hpp"
 #include "cpc/io_op.hpp"

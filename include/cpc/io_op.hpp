@@ -53,8 +53,10 @@ struct io_op_base {
 
 // What co_await cpc::io_op(...) awaits: one io_uring operation; the result is the
 // completion's (>= 0, or -errno).
-class io_op_awaiter : detail::io_op_base {
+class io_op_awaiter : detail::io_op_base, detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An operation on fd (-1 if none) whose SQE prepare(sqe, ctx) fills.
     io_op_awaiter(int fd, loop::prepare_fn prepare, void* ctx, interrupt_source interrupt) noexcept
         : prepare_(prepare), ctx_(ctx), interrupt_(interrupt) {
@@ -63,6 +65,7 @@ class io_op_awaiter : detail::io_op_base {
     }
     io_op_awaiter(const io_op_awaiter&) = delete;
     io_op_awaiter& operator=(const io_op_awaiter&) = delete;
+    ~io_op_awaiter() { detail::end_wait_record(*this); }
 
     bool await_ready() const noexcept { return false; }
 
@@ -82,6 +85,7 @@ class io_op_awaiter : detail::io_op_base {
             res_ = -EOPNOTSUPP;  // a pool thread, or an epoll loop: the caller's mistake
             return false;
         }
+        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, detail::wait_kind::io_op);
         loop_->submit_op(this, prepare_, ctx_);
         if (interrupt_ || scope) {
             if (!interruption_.arm(interrupt_, scope, loop_, this, &interrupted)) {
@@ -95,6 +99,7 @@ class io_op_awaiter : detail::io_op_base {
     }
 
     int await_resume() noexcept {
+        detail::end_wait_record(*this);
         // A result that beat the deadline's cancellation is kept by with_timeout: bytes that
         // moved, or an accepted connection, dropped there would be lost.
         if (res_ >= 0 && scope_ && scope_->fired()) scope_->keep_outcome();

@@ -38,15 +38,20 @@ bool poll_kernel_thread(int fd, unsigned events) noexcept;
 }
 
 // What co_await cpc::io_wait(...) awaits.
-class io_wait_awaiter {
+class io_wait_awaiter : detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // An awaiter for events of fd, interrupted by interrupt (a condvar, an interrupts set, or
     // none).
     io_wait_awaiter(int fd, unsigned events, interrupt_source interrupt) noexcept
         : fd_(fd), events_(events), interrupt_(interrupt) {}
     io_wait_awaiter(const io_wait_awaiter&) = delete;
     io_wait_awaiter& operator=(const io_wait_awaiter&) = delete;
-    ~io_wait_awaiter() { stop_watching(); }
+    ~io_wait_awaiter() {
+        detail::end_wait_record(*this);
+        stop_watching();
+    }
 
     bool await_ready() noexcept {
         if (detail::tl_loop) return false;
@@ -64,6 +69,8 @@ class io_wait_awaiter {
         frame_ = h;
         loop_ = detail::tl_loop;
         home_ = detail::tl_scheduler;
+        if constexpr (detail::is_task_frame<P>)
+            loop_->waits().link(this, detail::wait_kind::io_wait);
         if (((events_ & in) && !watch(reader_, in)) || ((events_ & out) && !watch(writer_, out))) {
             stop_watching();
             ready_ = true;  // the kernel cannot poll fd: the next call will say why
@@ -84,7 +91,10 @@ class io_wait_awaiter {
         return true;
     }
 
-    bool await_resume() const noexcept { return ready_; }
+    bool await_resume() noexcept {
+        detail::end_wait_record(*this);
+        return ready_;
+    }
 
   private:
     struct watcher : detail::wait_link {

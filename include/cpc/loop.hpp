@@ -27,6 +27,7 @@
 #include "cpc/detail/ring_queue.hpp"
 #include "cpc/detail/timer_heap.hpp"
 #include "cpc/detail/wait_list.hpp"
+#include "cpc/detail/wait_record.hpp"
 #include "cpc/scheduler.hpp"
 
 struct io_uring_sqe;
@@ -185,6 +186,11 @@ class loop final : public scheduler {
     void give_back_buffer(unsigned id);
     // Threads blocked on condvars: counted so that run() can report them.
     void add_blocked(std::ptrdiff_t delta) noexcept { blocked_ += delta; }
+    // The waits of threads suspended on this loop, for cpc::dump_threads: an awaiter links
+    // its record here when it suspends (wait_record.hpp).
+    detail::wait_registry& waits() noexcept { return waits_; }
+    // Runnable threads in the loop's uncolored queue.
+    std::size_t runnable() const noexcept { return ready_.size(); }
 
     // The loop running on the calling kernel thread, or null.
     static loop* current() noexcept { return detail::tl_loop; }
@@ -256,6 +262,7 @@ class loop final : public scheduler {
     backend_kind backend_kind_;
     std::int64_t now_ = 0;
     std::ptrdiff_t blocked_ = 0;
+    detail::wait_registry waits_;
 
     // Colors with runnable threads, in the order they will run (intrusive through color).
     color* colors_head_ = nullptr;

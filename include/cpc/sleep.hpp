@@ -31,14 +31,17 @@ void sleep_kernel_thread(std::int64_t ns) noexcept;
 }
 
 // What co_await cpc::sleep(...) awaits: true when the whole duration elapsed.
-class sleep_awaiter {
+class sleep_awaiter : detail::wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const detail::wait_record& r, std::string& out);
     // A sleep of ns nanoseconds, interrupted by interrupt (a condvar, an interrupts set, or none).
     sleep_awaiter(std::int64_t ns, interrupt_source interrupt) noexcept
         : ns_(ns), interrupt_(interrupt) {}
     sleep_awaiter(const sleep_awaiter&) = delete;
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
     ~sleep_awaiter() {
+        detail::end_wait_record(*this);
         if (loop_) loop_->cancel_timer(&timer_);
     }
 
@@ -68,7 +71,10 @@ class sleep_awaiter {
             self->completed_ = true;
             detail::wake_at(self->home_, self->frame_);
         };
+        if constexpr (detail::is_task_frame<P>) loop_->waits().link(this, detail::wait_kind::sleep);
         loop_->add_timer(&timer_, ns_);
+        // From now on the deadline, on the loop's clock, for dump_threads.
+        ns_ = loop_->now() + (ns_ > 0 ? ns_ : 0);
         if (interrupt_ || scope) {
             const bool armed =
                 interruption_.arm(interrupt_, scope, loop_, this, [](void* owner) noexcept {
@@ -84,14 +90,17 @@ class sleep_awaiter {
         return true;
     }
 
-    bool await_resume() const noexcept { return completed_; }
+    bool await_resume() noexcept {
+        detail::end_wait_record(*this);
+        return completed_;
+    }
 
   private:
     struct timer : detail::timer_node {
         sleep_awaiter* self = nullptr;
     };
 
-    std::int64_t ns_;
+    std::int64_t ns_;  // the duration; once the timer is armed, its deadline (loop::now's clock)
     interrupt_source interrupt_;
     loop* loop_ = nullptr;  // where the timer is armed
     scheduler* home_ = nullptr;

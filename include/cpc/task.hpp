@@ -16,9 +16,12 @@
 //   it terminates the process with the exception's message, like std::thread does. Use a
 //   task_group to collect exceptions instead.
 // - Frames come from the kernel thread's pooled allocator (detail/frame_allocator.hpp).
+// - Every co_await in a task records its file and line in the frame (one store, 8 bytes per
+//   frame), so that cpc::dump_threads can print a waiting thread's chain of frames.
 #pragma once
 
 #include <coroutine>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -38,9 +41,64 @@ namespace detail {
 
 class cancel_scope;
 
+// A co_await's file and line in one word: user-space addresses of x86-64 and AArch64 fit in
+// 48 bits, which leaves 16 for the line (lines beyond 65535 read as 65535). Half the size of
+// a pointer and a line, in every frame.
+class await_site {
+  public:
+    void set(const char* file, unsigned line) noexcept {
+        word_ = (reinterpret_cast<std::uintptr_t>(file) & kFileMask) |
+                (static_cast<std::uintptr_t>(line < 0xffff ? line : 0xffff) << 48);
+    }
+    // Null before the frame's first co_await.
+    const char* file() const noexcept { return reinterpret_cast<const char*>(word_ & kFileMask); }
+    unsigned line() const noexcept { return static_cast<unsigned>(word_ >> 48); }
+
+  private:
+    static_assert(sizeof(std::uintptr_t) == 8, "await_site packs a pointer in 48 bits");
+    static constexpr std::uintptr_t kFileMask = (std::uintptr_t{1} << 48) - 1;
+    std::uintptr_t word_ = 0;
+};
+
+template <class A>
+concept has_member_co_await = requires(A&& a) {
+    static_cast<A&&>(a).operator co_await();
+};
+
+// What await_transform returns: the operand by reference, awaited as it would be without
+// await_transform. Returning the operand itself (A&&) is what the standard allows, but g++ 12
+// then copies it into the frame, which awaiters that cannot be copied refuse.
+template <class R>
+struct awaited {
+    R operand;
+    decltype(auto) operator co_await() && noexcept(
+        noexcept(static_cast<R>(operand).operator co_await())) requires has_member_co_await<R> {
+        return static_cast<R>(operand).operator co_await();
+    }
+    decltype(auto) await_ready() requires(!has_member_co_await<R>) { return operand.await_ready(); }
+    template <class H>
+    decltype(auto) await_suspend(H h) requires(!has_member_co_await<R>) {
+        return operand.await_suspend(h);
+    }
+    decltype(auto) await_resume() requires(!has_member_co_await<R>) {
+        return operand.await_resume();
+    }
+};
+
 struct promise_base {
     std::coroutine_handle<> continuation;  // the awaiting frame; null for a thread's root
     cancel_scope* scope = nullptr;         // innermost with_timeout around this frame
+    await_site site;                       // where this frame awaits (or last awaited)
+
+    // Every co_await in a task goes through here: the default arguments are the file and
+    // line of the co_await (g++ names the line of the awaited operand, clang the line of the
+    // keyword), and the operand is awaited unchanged, through a proxy (see awaited).
+    template <class A>
+    awaited<A&&> await_transform(A&& a, const char* file = __builtin_FILE(),
+                                 unsigned line = __builtin_LINE()) noexcept {
+        site.set(file, line);
+        return awaited<A&&>{static_cast<A&&>(a)};
+    }
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -75,6 +133,9 @@ struct promise_base {
 
 template <class T>
 struct promise final : promise_base {
+    // promise_base sits at the same place in every task frame, which lets dump_threads walk
+    // continuations (type-erased handles) as task frames.
+    static_assert(alignof(std::optional<T>) <= 16, "a task of an over-aligned type");
     task<T> get_return_object() noexcept;
     template <class U>
     void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
@@ -97,6 +158,10 @@ struct promise<void> final : promise_base {
     void unhandled_exception() noexcept { capture_exception(); }
     void result() const { rethrow_if_failed(); }
 };
+
+// The frames that cpc::dump_threads can walk: a wait is recorded only in a task's frame.
+template <class P>
+inline constexpr bool is_task_frame = std::is_base_of_v<promise_base, P>;
 
 // The scope of the frame that awaits this: lets awaiters find their enclosing with_timeout.
 template <class P>
@@ -146,6 +211,9 @@ class [[nodiscard]] task {
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
+            // cpc::dump_threads walks continuations as cpc::task frames.
+            static_assert(std::is_base_of_v<detail::promise_base, P>,
+                          "a cpc::task is awaited by a cpc::task");
             CPC_CHECK(!frame.promise().continuation, "a task awaited a second time");
             frame.promise().continuation = caller;
             frame.promise().scope = detail::scope_of(caller);

@@ -44,6 +44,15 @@ void remove_detached_thread() noexcept {
         l->wake();
 }
 
+void call_on_running_loops(void (*fn)(loop&, void*) noexcept, void* obj) {
+    registry& r = running();
+    // call_soon takes the loop's remote-queue lock (and an idle runtime loop's runtime lock):
+    // neither is held by anyone who takes this one.
+    std::lock_guard lock(r.mutex);
+    for (loop* l : r.loops)
+        l->call_soon(fn, obj);
+}
+
 running_loop_registration::running_loop_registration(loop& l) : loop_(l) {
     registry& r = running();
     std::lock_guard lock(r.mutex);

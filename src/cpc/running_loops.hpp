@@ -12,6 +12,8 @@ class loop;
 namespace cpc::detail {
 
 std::size_t detached_threads() noexcept;
+// loop::call_soon(fn, obj) on every loop running now.
+void call_on_running_loops(void (*fn)(loop&, void*) noexcept, void* obj);
 void add_detached_thread() noexcept;
 // Called after the thread was handed to its next scheduler (or ended), never before, so
 // that a loop seeing the count reach zero also sees the thread in its queue.

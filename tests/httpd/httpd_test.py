@@ -1054,7 +1054,54 @@ def group_loops(binary, base, root, listener="reuseport"):
         srv.kill()
 
 
+def dump_until(srv, pattern, limit=WAIT):
+    """Sends SIGUSR1 every half second until what the server wrote on stderr since matches
+    pattern (a regex); the text read, or None."""
+    got = ""
+    fd = srv.proc.stderr.fileno()
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        srv.proc.send_signal(signal.SIGUSR1)
+        pause = min(time.monotonic() + 0.5, end)
+        while (left := pause - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            got += chunk.decode(errors="replace")
+            if re.search(pattern, got):
+                return got
+    return None
+
+
+def group_dump(binary, base, root):
+    """SIGUSR1 prints every loop's suspended threads on stderr (cpc::dump_threads): an idle
+    keep-alive connection's thread shows as waiting to read its socket, with its frames as
+    file:line down to connection.cpp; the server goes on serving, the same connection
+    included, and stops cleanly. The connection's thread may not wait yet when the first
+    dump is taken (the response can reach the client before): the signal is repeated."""
+    srv = Server(binary, root)
+    try:
+        c = Conn(srv.port)
+        for round_ in range(2):
+            c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            check(c.response()[2] == b"hello\n", "a keep-alive request is answered")
+            dump = dump_until(
+                srv, r"  thread waits on (fd \d+ \(read\)|an io_uring operation on fd \d+)\n"
+                     r"(    at \S+:\d+\n)*    at \S+/connection\.cpp:\d+\n")
+            check(dump is not None and re.search(r"^cpc: loop 0 .*suspended", dump, re.M),
+                  f"SIGUSR1 (round {round_ + 1}) -> the connection's read wait on stderr")
+            check(srv.alive(), "the server survives SIGUSR1")
+            still_serving(srv.port, "SIGUSR1")
+        c.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        check(c.response()[2] == b"hello\n", "the connection is served after the dumps")
+        c.close()
+        srv.stop()
+    finally:
+        srv.kill()
+
+
 GROUPS = {
+    "dump": group_dump,
     "loops": group_loops,
     "loops_shared": lambda binary, base, root: group_loops(binary, base, root, "shared"),
     "memory": group_memory,

@@ -126,11 +126,15 @@ class timed_awaiter {
 // condvar through an interruption (as io_wait is to its interrupt condvar), so that the
 // deadline can unlink it. A signal that reached the wait is never lost: if it picked this
 // waiter, the result says "signalled" even when the deadline passed in the same instant.
-class timed_condvar_wait {
+class timed_condvar_wait : wait_record {
   public:
+    // For cpc::dump_threads: what this wait is (wait_record.hpp), and its frame.
+    static std::coroutine_handle<> describe_wait(const ::cpc::detail::wait_record& r,
+                                                 std::string& out);
     timed_condvar_wait(condvar& cv, std::int64_t ns) noexcept : cv_(&cv), ns_(ns) {}
     timed_condvar_wait(const timed_condvar_wait&) = delete;
     timed_condvar_wait& operator=(const timed_condvar_wait&) = delete;
+    ~timed_condvar_wait() { end_wait_record(*this); }
 
     bool await_ready() const noexcept { return false; }
 
@@ -147,6 +151,7 @@ class timed_condvar_wait {
         deadline_.emplace(*scope_, ns_);
         frame_ = h;
         home_ = tl_scheduler;
+        tl_loop->waits().link(this, wait_kind::timed_condvar);
         return interruption_.arm(cv_, &*scope_, tl_loop, this, [](void* owner) noexcept {
             auto* self = static_cast<timed_condvar_wait*>(owner);
             wake_at(self->home_, self->frame_);
@@ -155,6 +160,7 @@ class timed_condvar_wait {
 
     // true: signalled; false: the deadline passed first.
     bool await_resume() noexcept {
+        end_wait_record(*this);
         deadline_.reset();
         return interruption_.condvar_fired();
     }

@@ -77,6 +77,13 @@ class wait_list {
         return *reinterpret_cast<wait_list*>(l);  // head_ is the first member
     }
 
+    // Calls f(link) for every waiter, oldest first.
+    template <class F>
+    void for_each(F&& f) const {
+        for (const wait_link* l = head_.next; l != &head_; l = l->next)
+            f(l);
+    }
+
     bool wake_one() noexcept {
         wait_link* l = pop_front();
         if (!l) return false;

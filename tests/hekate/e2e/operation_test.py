@@ -1,5 +1,6 @@
 """Operating hekate: bad .torrent files skipped by name, missing or corrupt data not served
-(--verify), SIGHUP rescans, the JSON status port, IPv6, and the choker's rotation."""
+(--verify), SIGHUP rescans, SIGUSR1 dumps threads, the JSON status port, IPv6, and the choker's
+rotation."""
 import hashlib
 import json
 import os
@@ -131,6 +132,23 @@ def main():
             stays.close()
             goes.close()
             check("rescan: removed torrent refused", refused_hash(hekate.port, leaving_hash))
+
+            # SIGUSR1: every loop's suspended threads on stderr (cpc::dump_threads), among them
+            # an idle peer's, waiting to read its socket; hekate goes on serving. The peer's
+            # thread may not wait yet when the first dump is taken: the signal is repeated.
+            idle = Peer(harness.HEKATE_ADDRESS, hekate.port, Torrent(good).info_hash)
+            peer_wait = (r"\n  thread waits on (fd \d+ \(read\)|an io_uring operation on fd "
+                         r"\d+)\n(    at \S+:\d+\n)*    at \S+peer_connection\.cpp:\d+\n")
+
+            def dumped():
+                hekate.signal(signal.SIGUSR1)
+                return hekate.wait_for_log(peer_wait, 0.5)
+            check("SIGUSR1: a dump of the suspended threads, their frames as file:line",
+                  harness.wait_until(dumped, 10)
+                  and hekate.wait_for_log(r"cpc: loop 0 .*suspended thread\(s\)", 1))
+            check("SIGUSR1: still serving", downloads(hekate.port, good, expected=good_data))
+            check("SIGUSR1: the idle peer keeps its connection", not idle.closed_within(0.5))
+            idle.close()
         finally:
             code = hekate.stop()
             check("exit status 0 after SIGTERM", code == 0)
