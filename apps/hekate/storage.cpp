@@ -3,12 +3,16 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <utility>
+
+#include "log.hpp"
 
 namespace hekate {
 
@@ -33,6 +37,10 @@ std::pair<void*, std::size_t> pages_of(const iovec& v) noexcept {
     const auto start = reinterpret_cast<std::uintptr_t>(v.iov_base);
     const std::uintptr_t first = start & ~(page_size() - 1);
     return {reinterpret_cast<void*>(first), start + v.iov_len - first};
+}
+
+bool same_time(const timespec& a, const timespec& b) noexcept {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 [[noreturn]] void fail_errno(const std::string& path, const char* what, int err) {
@@ -78,6 +86,8 @@ std::size_t file_cache::pin::size() const noexcept {
 file_cache::~file_cache() {
     for (auto& [path, m] : by_path_)
         ::munmap(m->addr, m->size);
+    for (auto& m : retired_)
+        ::munmap(m->addr, m->size);
 }
 
 file_cache::pin file_cache::acquire(const std::filesystem::path& path,
@@ -90,12 +100,25 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
             throw storage_error(key + ": mapped with " + std::to_string(m->size) +
                                 " bytes, the torrent says " + std::to_string(expected_size));
         }
+        if (const clock::time_point now = clock::now();
+            now - m->checked >= limits_.revalidate_after) {
+            if (std::string why = changed_on_disk(*m); !why.empty()) {
+                retire(m, why);
+                throw file_changed(key + ": " + why);
+            }
+            m->checked = now;
+        }
         if (m->pins++ == 0) idle_.erase(m->lru);
         return pin(this, m);
     }
 
     const int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail_errno(key, "open", errno);
+    if (fd < 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ENOTDIR)
+            throw file_changed(key + ": open: " + std::strerror(err));
+        fail_errno(key, "open", err);
+    }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
@@ -109,8 +132,8 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
     // Mapping a file shorter than the torrent says would turn reads past its end into SIGBUS.
     if (static_cast<std::uint64_t>(st.st_size) != expected_size) {
         ::close(fd);
-        throw storage_error(key + ": " + std::to_string(st.st_size) +
-                            " bytes on disk, the torrent says " + std::to_string(expected_size));
+        throw file_changed(key + ": " + std::to_string(st.st_size) +
+                           " bytes on disk, the torrent says " + std::to_string(expected_size));
     }
     const std::size_t size = static_cast<std::size_t>(expected_size);
     void* addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
@@ -124,6 +147,10 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
     m->addr = addr;
     m->size = size;
     m->pins = 1;
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
+    m->mtime = st.st_mtim;
+    m->checked = clock::now();
     try {
         by_path_.emplace(key, std::move(owned));
     } catch (...) {
@@ -131,13 +158,74 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
         throw;
     }
     bytes_ += size;
-    files_.store(by_path_.size(), std::memory_order_relaxed);
+    count_files();
     enforce_bounds();
     return pin(this, m);
 }
 
+std::string file_cache::changed_on_disk(const mapping& m) {
+    struct stat st {};
+    if (::stat(m.path.c_str(), &st) != 0) {
+        const int err = errno;
+        // Other failures (EACCES, ENOMEM...) say nothing of the file: the mapping stays.
+        if (err == ENOENT || err == ENOTDIR) return "deleted while mapped";
+        return {};
+    }
+    if (st.st_dev != m.dev || st.st_ino != m.ino) return "replaced while mapped";
+    if (static_cast<std::uint64_t>(st.st_size) != m.size) {
+        return "now " + std::to_string(st.st_size) + " bytes, mapped with " +
+               std::to_string(m.size);
+    }
+    if (!same_time(st.st_mtim, m.mtime)) return "modified while mapped";
+    return {};
+}
+
+void file_cache::retire(mapping* m, const std::string& why) {
+    app_log::warn("{}: {}: no longer served until its torrent is checked again", m->path, why);
+    if (m->pins == 0) {
+        unmap(m);
+        return;
+    }
+    auto it = by_path_.find(m->path);
+    retired_.push_back(std::move(it->second));
+    by_path_.erase(it);
+    m->retired = true;
+}
+
+void file_cache::lost(const void* addr) {
+    const auto* p = static_cast<const unsigned char*>(addr);
+    auto holds = [p](const mapping& m) {
+        const auto* base = static_cast<const unsigned char*>(m.addr);
+        return p >= base && p < base + m.size;
+    };
+    for (auto& [path, m] : by_path_) {
+        if (!holds(*m)) continue;
+        const std::string what = "truncated while mapped (offset " +
+                                 std::to_string(p - static_cast<const unsigned char*>(m->addr)) +
+                                 " cannot be read)";
+        const std::string name = m->path;
+        retire(m.get(), what);
+        throw file_changed(name + ": " + what);
+    }
+    for (const auto& m : retired_) {
+        if (holds(*m)) throw file_changed(m->path + ": truncated while mapped");
+    }
+    throw storage_error("a mapped page cannot be read, in no mapping of this loop");
+}
+
+void file_cache::count_files() noexcept {
+    files_.store(by_path_.size() + retired_.size(), std::memory_order_relaxed);
+}
+
 void file_cache::unpin(mapping* m) noexcept {
     if (--m->pins != 0) return;
+    if (m->retired) {
+        ::munmap(m->addr, m->size);
+        bytes_ -= m->size;
+        std::erase_if(retired_, [m](const std::unique_ptr<mapping>& r) { return r.get() == m; });
+        count_files();
+        return;
+    }
     m->last_used = clock::now();
     idle_.push_back(m);
     m->lru = std::prev(idle_.end());
@@ -165,7 +253,7 @@ void file_cache::unmap(mapping* m) noexcept {
     bytes_ -= m->size;
     if (m->pins == 0) idle_.erase(m->lru);
     by_path_.erase(by_path_.find(m->path));  // destroys *m
-    files_.store(by_path_.size(), std::memory_order_relaxed);
+    count_files();
 }
 
 // ---- torrent_storage ----
@@ -280,15 +368,36 @@ bool in_core(std::span<const iovec> segments) {
     });
 }
 
-void fault_in(std::span<const iovec> segments) noexcept {
-    for_each_page_run(segments, [](std::uintptr_t first, std::uintptr_t end) {
-        unsigned sum = 0;
-        for (std::uintptr_t at = first; at < end; at += page_size()) {
-            sum += *reinterpret_cast<const volatile unsigned char*>(at);
+namespace {
+
+// Reads the pages of [first, end) in through the kernel: false if one cannot be read (the
+// file is shorter than the mapping), where a load would raise SIGBUS.
+bool populate(std::uintptr_t first, std::uintptr_t end) noexcept {
+    for (;;) {
+        if (::madvise(reinterpret_cast<void*>(first), end - first, MADV_POPULATE_READ) == 0) {
+            return true;
         }
-        static_cast<void>(sum);
-        return true;
+        if (errno == EINTR) continue;
+        return errno == EINVAL;  // a kernel without it: nothing checked, nothing read
+    }
+}
+
+}  // namespace
+
+const void* fault_in(std::span<const iovec> segments) noexcept {
+    const void* lost = nullptr;
+    for_each_page_run(segments, [&lost](std::uintptr_t first, std::uintptr_t end) {
+        if (populate(first, end)) return true;
+        // Which page: a run may span two mappings whose pages touch. Rare, so page by page.
+        for (std::uintptr_t at = first; at < end; at += page_size()) {
+            if (!populate(at, at + page_size())) {
+                lost = reinterpret_cast<const void*>(at);
+                return false;
+            }
+        }
+        return true;  // readable now after all
     });
+    return lost;
 }
 
 void prefetch(const block& b) noexcept {
@@ -301,10 +410,23 @@ bool in_core(const block& b) {
 
 std::size_t copy_to(const block& b, std::span<unsigned char> dst) {
     if (dst.size() < b.size()) throw storage_error("copy_to: destination too small");
+    // One kernel copy of every segment: a page past a truncated end fails it with EFAULT.
     std::size_t at = 0;
-    for (const iovec& v : b.segments()) {
-        std::memcpy(dst.data() + at, v.iov_base, v.iov_len);
-        at += v.iov_len;
+    const auto segments = b.segments();
+    for (std::size_t done = 0; done < segments.size();) {
+        const std::size_t count = std::min<std::size_t>(segments.size() - done, IOV_MAX);
+        std::size_t want = 0;
+        for (std::size_t i = done; i < done + count; ++i)
+            want += segments[i].iov_len;
+        const iovec to{dst.data() + at, want};
+        const ssize_t got =
+            ::process_vm_readv(::getpid(), &to, 1, segments.data() + done, count, 0);
+        if (got < 0 || static_cast<std::size_t>(got) != want) {
+            throw storage_error(std::string("copy_to: a file of the block cannot be read: ") +
+                                std::strerror(got < 0 ? errno : EFAULT));
+        }
+        at += want;
+        done += count;
     }
     return at;
 }
