@@ -90,8 +90,8 @@ file_cache::~file_cache() {
         ::munmap(m->addr, m->size);
 }
 
-file_cache::pin file_cache::acquire(const std::filesystem::path& path,
-                                    std::uint64_t expected_size) {
+file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint64_t expected_size,
+                                    clock::time_point since) {
     const std::string& key = path.native();
     if (expected_size == 0) throw storage_error(key + ": an empty file has no mapping");
     if (auto it = by_path_.find(key); it != by_path_.end()) {
@@ -100,16 +100,26 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path,
             throw storage_error(key + ": mapped with " + std::to_string(m->size) +
                                 " bytes, the torrent says " + std::to_string(expected_size));
         }
-        if (const clock::time_point now = clock::now();
-            now - m->checked >= limits_.revalidate_after) {
-            if (std::string why = changed_on_disk(*m); !why.empty()) {
-                retire(m, why);
+        const clock::time_point now = clock::now();
+        const bool older = m->checked < since;
+        if (older || now - m->checked >= limits_.revalidate_after) {
+            std::string why = changed_on_disk(*m);
+            if (why.empty()) {
+                m->checked = now;
+            } else if (older) {
+                // Changed before the caller's check of the file: that check saw the new file.
+                app_log::info("{}: {}: mapped again", key, why);
+                retire(m);
+                m = nullptr;
+            } else {
+                stop_serving(m, why);
                 throw file_changed(key + ": " + why);
             }
-            m->checked = now;
         }
-        if (m->pins++ == 0) idle_.erase(m->lru);
-        return pin(this, m);
+        if (m) {
+            if (m->pins++ == 0) idle_.erase(m->lru);
+            return pin(this, m);
+        }
     }
 
     const int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
@@ -180,8 +190,12 @@ std::string file_cache::changed_on_disk(const mapping& m) {
     return {};
 }
 
-void file_cache::retire(mapping* m, const std::string& why) {
-    app_log::warn("{}: {}: no longer served until its torrent is checked again", m->path, why);
+void file_cache::stop_serving(mapping* m, const std::string& why) {
+    app_log::warn("{}: {}: not served until its torrent is checked again", m->path, why);
+    retire(m);
+}
+
+void file_cache::retire(mapping* m) {
     if (m->pins == 0) {
         unmap(m);
         return;
@@ -204,7 +218,7 @@ void file_cache::lost(const void* addr) {
                                  std::to_string(p - static_cast<const unsigned char*>(m->addr)) +
                                  " cannot be read)";
         const std::string name = m->path;
-        retire(m.get(), what);
+        stop_serving(m.get(), what);
         throw file_changed(name + ": " + what);
     }
     for (const auto& m : retired_) {
@@ -265,8 +279,16 @@ torrent_storage::torrent_storage(const metainfo& meta, std::filesystem::path dat
         paths_.push_back(root_ / f.path);
 }
 
+void torrent_storage::lost(file_cache& cache, const void* addr) const {
+    changed_.store(true, std::memory_order_relaxed);
+    cache.lost(addr);
+}
+
 block torrent_storage::read_block(file_cache& cache, std::uint32_t piece, std::uint32_t begin,
                                   std::uint32_t length) const {
+    if (changed()) {
+        throw file_changed(meta_.name + ": data changed on disk, not served until checked again");
+    }
     const std::uint32_t piece_size = meta_.piece_size(piece);
     if (piece >= meta_.piece_count()) {
         throw storage_error("piece " + std::to_string(piece) + " out of range (" +
@@ -301,8 +323,14 @@ block torrent_storage::read_block(file_cache& cache, std::uint32_t piece, std::u
                 left -= k;
             }
         } else {
-            file_cache::pin p =
-                cache.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length);
+            file_cache::pin p;
+            try {
+                p = cache.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length,
+                                  created_);
+            } catch (const file_changed&) {
+                changed_.store(true, std::memory_order_relaxed);
+                throw;
+            }
             b.segments_.push_back(
                 {const_cast<unsigned char*>(p.data()) + within, static_cast<std::size_t>(n)});
             b.pins_.push_back(std::move(p));

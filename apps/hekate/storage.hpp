@@ -9,8 +9,9 @@
 // file_cache is not thread-safe (but mapped_files()): with --threads N each loop has its own,
 // so that a block costs no lock and no cache line shared between cores; a file served by
 // several loops is mapped once by each (address space, not memory: the pages are shared).
-// torrent_storage is immutable after construction: any loop reads blocks through it, with
-// that loop's cache. Other threads (verify) read data with their own descriptors.
+// torrent_storage is immutable after construction (but for its changed() flag, an atomic):
+// any loop reads blocks through it, with that loop's cache. Other threads (verify) read data
+// with their own descriptors.
 //
 // The files change while they are served (issue 14): an operator truncates, replaces or
 // deletes a data file. A user-space read of a mapped page past a truncated end raises
@@ -28,7 +29,10 @@
 // mapping is checked against the path it came from (stat, at most once per
 // revalidate_after) so that a truncation, a rename over the file or its deletion is seen
 // before any byte of it is read: the cache drops the mapping, logs a line naming the file,
-// and the read throws file_changed, on which the torrent's data must be checked again.
+// and the read throws file_changed. The torrent_storage then refuses every block
+// (changed()) until the server checks its data again and builds a new one; a mapping older
+// than the torrent_storage reading it is compared with its file first, so that a loop's
+// mapping of the file replaced before that check is not served after it.
 #pragma once
 
 #include <sys/stat.h>
@@ -118,7 +122,11 @@ class file_cache {
     // file; file_changed if it is missing or its size differs from expected_size (> 0: empty
     // files need no mapping), or if the file at `path` is no longer the one mapped (checked
     // every revalidate_after): that mapping is then dropped, and a warning logged.
-    pin acquire(const std::filesystem::path& path, std::uint64_t expected_size);
+    // A mapping last compared before `since` is compared now, and a changed one replaced by
+    // a mapping of the file now at `path` without error: the caller checked that file after
+    // `since` (a torrent_storage built after its data was verified).
+    pin acquire(const std::filesystem::path& path, std::uint64_t expected_size,
+                clock::time_point since = {});
 
     // For an address fault_in() could not read: drops the mapping holding it (unmapped when
     // its last pin goes; the next acquire maps the file again and checks its size), logs a
@@ -153,7 +161,9 @@ class file_cache {
     // Why the file at m.path is no longer the one mapped; empty if it still is.
     static std::string changed_on_disk(const mapping& m);
     // Out of by_path_ (the next acquire maps the file again), unmapped once unpinned.
-    void retire(mapping* m, const std::string& why);
+    void retire(mapping* m);
+    // retire, with a warning naming the file and why.
+    void stop_serving(mapping* m, const std::string& why);
     void unpin(mapping* m) noexcept;
     void enforce_bounds() noexcept;
     void unmap(mapping* m) noexcept;
@@ -192,9 +202,19 @@ class torrent_storage {
     torrent_storage(const metainfo& meta, std::filesystem::path data_root);
 
     // Bytes [begin, begin + length) of piece `piece`, mapped by `cache`. Throws storage_error
-    // if that range is not inside the piece (or is empty), or if a file cannot be mapped.
+    // if that range is not inside the piece (or is empty), or if a file cannot be mapped;
+    // file_changed if a file is not the one the torrent describes any more, and from then on
+    // for every block (changed()).
     block read_block(file_cache& cache, std::uint32_t piece, std::uint32_t begin,
                      std::uint32_t length) const;
+
+    // For an address of a block of this torrent that fault_in could not read: sets
+    // changed() and calls cache.lost(addr) (which throws).
+    [[noreturn]] void lost(file_cache& cache, const void* addr) const;
+
+    // True once a read found a file changed on disk: no block is served any more; the
+    // server checks the data again and serves it with a new torrent_storage. Any thread.
+    bool changed() const noexcept { return changed_.load(std::memory_order_relaxed); }
 
     const metainfo& meta() const noexcept { return meta_; }
     const std::filesystem::path& data_root() const noexcept { return root_; }
@@ -204,6 +224,9 @@ class torrent_storage {
     std::filesystem::path root_;
     // data_root / file path, joined once: read_block runs for every block sent.
     std::vector<std::filesystem::path> paths_;
+    // Mappings older than this are compared with their files before their first use here.
+    file_cache::clock::time_point created_ = file_cache::clock::now();
+    mutable std::atomic<bool> changed_{false};
 };
 
 // Asks the kernel to read the block's file pages in ahead (madvise MADV_WILLNEED), so that a
