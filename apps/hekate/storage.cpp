@@ -39,15 +39,22 @@ std::pair<void*, std::size_t> pages_of(const iovec& v) noexcept {
     return {reinterpret_cast<void*>(first), start + v.iov_len - first};
 }
 
-bool same_time(const timespec& a, const timespec& b) noexcept {
-    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
 [[noreturn]] void fail_errno(const std::string& path, const char* what, int err) {
     throw storage_error(path + ": " + what + ": " + std::strerror(err));
 }
 
 }  // namespace
+
+// ---- file_identity ----
+
+file_identity file_identity::of(const struct stat& st) noexcept {
+    return {st.st_dev, st.st_ino, static_cast<std::uint64_t>(st.st_size), st.st_mtim, true};
+}
+
+bool file_identity::same_file(const file_identity& o) const noexcept {
+    return dev == o.dev && ino == o.ino && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec;
+}
 
 // ---- file_cache::pin ----
 
@@ -91,7 +98,7 @@ file_cache::~file_cache() {
 }
 
 file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint64_t expected_size,
-                                    clock::time_point since) {
+                                    const file_identity& expected) {
     const std::string& key = path.native();
     if (expected_size == 0) throw storage_error(key + ": an empty file has no mapping");
     if (auto it = by_path_.find(key); it != by_path_.end()) {
@@ -101,22 +108,24 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint
                                 " bytes, the torrent says " + std::to_string(expected_size));
         }
         const clock::time_point now = clock::now();
-        const bool older = m->checked < since;
-        if (older || now - m->checked >= limits_.revalidate_after) {
-            std::string why = changed_on_disk(*m);
-            if (why.empty()) {
-                m->checked = now;
-            } else if (older) {
-                // Changed before the caller's check of the file: that check saw the new file.
+        if (expected.known && !m->file.same_file(expected)) {
+            // A mapping of the file before it was replaced and checked again, or of one that
+            // replaced the file the caller was built on.
+            if (std::string why = changed_on_disk(*m); !why.empty()) {
                 app_log::info("{}: {}: mapped again", key, why);
                 retire(m);
-                m = nullptr;
             } else {
+                throw file_changed(key + ": not the file its torrent was checked with");
+            }
+        } else if (now - m->checked >= limits_.revalidate_after) {
+            if (std::string why = changed_on_disk(*m); !why.empty()) {
                 stop_serving(m, why);
                 throw file_changed(key + ": " + why);
             }
-        }
-        if (m) {
+            m->checked = now;
+            if (m->pins++ == 0) idle_.erase(m->lru);
+            return pin(this, m);
+        } else {
             if (m->pins++ == 0) idle_.erase(m->lru);
             return pin(this, m);
         }
@@ -145,6 +154,10 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint
         throw file_changed(key + ": " + std::to_string(st.st_size) +
                            " bytes on disk, the torrent says " + std::to_string(expected_size));
     }
+    if (expected.known && !file_identity::of(st).same_file(expected)) {
+        ::close(fd);
+        throw file_changed(key + ": replaced or modified since its torrent was checked");
+    }
     const std::size_t size = static_cast<std::size_t>(expected_size);
     void* addr = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     const int err = errno;
@@ -157,9 +170,7 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint
     m->addr = addr;
     m->size = size;
     m->pins = 1;
-    m->dev = st.st_dev;
-    m->ino = st.st_ino;
-    m->mtime = st.st_mtim;
+    m->file = file_identity::of(st);
     m->checked = clock::now();
     try {
         by_path_.emplace(key, std::move(owned));
@@ -181,12 +192,12 @@ std::string file_cache::changed_on_disk(const mapping& m) {
         if (err == ENOENT || err == ENOTDIR) return "deleted while mapped";
         return {};
     }
-    if (st.st_dev != m.dev || st.st_ino != m.ino) return "replaced while mapped";
+    if (st.st_dev != m.file.dev || st.st_ino != m.file.ino) return "replaced while mapped";
     if (static_cast<std::uint64_t>(st.st_size) != m.size) {
         return "now " + std::to_string(st.st_size) + " bytes, mapped with " +
                std::to_string(m.size);
     }
-    if (!same_time(st.st_mtim, m.mtime)) return "modified while mapped";
+    if (!file_identity::of(st).same_file(m.file)) return "modified while mapped";
     return {};
 }
 
@@ -275,8 +286,15 @@ void file_cache::unmap(mapping* m) noexcept {
 torrent_storage::torrent_storage(const metainfo& meta, std::filesystem::path data_root)
     : meta_(meta), root_(std::move(data_root)) {
     paths_.reserve(meta_.files.size());
-    for (const file_entry& f : meta_.files)
+    files_.reserve(meta_.files.size());
+    for (const file_entry& f : meta_.files) {
         paths_.push_back(root_ / f.path);
+        struct stat st {};
+        // A file missing now is refused when read (open fails): nothing to note.
+        files_.push_back(!f.padding && ::stat(paths_.back().c_str(), &st) == 0
+                             ? file_identity::of(st)
+                             : file_identity{});
+    }
 }
 
 void torrent_storage::lost(file_cache& cache, const void* addr) const {
@@ -324,9 +342,9 @@ block torrent_storage::read_block(file_cache& cache, std::uint32_t piece, std::u
             }
         } else {
             file_cache::pin p;
+            const auto i = static_cast<std::size_t>(it - files.begin());
             try {
-                p = cache.acquire(paths_[static_cast<std::size_t>(it - files.begin())], f.length,
-                                  created_);
+                p = cache.acquire(paths_[i], f.length, files_[i]);
             } catch (const file_changed&) {
                 changed_.store(true, std::memory_order_relaxed);
                 throw;

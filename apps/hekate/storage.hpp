@@ -30,9 +30,12 @@
 // revalidate_after) so that a truncation, a rename over the file or its deletion is seen
 // before any byte of it is read: the cache drops the mapping, logs a line naming the file,
 // and the read throws file_changed. The torrent_storage then refuses every block
-// (changed()) until the server checks its data again and builds a new one; a mapping older
-// than the torrent_storage reading it is compared with its file first, so that a loop's
-// mapping of the file replaced before that check is not served after it.
+// (changed()) until the server checks its data again and builds a new one. A torrent_storage
+// also notes which file it was built on (device, inode, size, mtime: the file its torrent was
+// checked with) and a mapping of another file is never used for it: a loop that had not
+// mapped the file before a same-size rename over it, and so has nothing to compare, does not
+// serve the new bytes; a loop's mapping of the old file is not used by the storage built
+// after the re-check.
 #pragma once
 
 #include <sys/stat.h>
@@ -67,6 +70,18 @@ class storage_error : public std::runtime_error {
 class file_changed : public storage_error {
   public:
     using storage_error::storage_error;
+};
+
+// Which file a path named when it was looked at: a file replaced, or written to, differs.
+struct file_identity {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    std::uint64_t size = 0;
+    timespec mtime{};
+    bool known = false;  // false: the file could not be looked at; any file of the right size
+
+    static file_identity of(const struct stat& st) noexcept;
+    bool same_file(const file_identity& other) const noexcept;
 };
 
 struct file_cache_limits {
@@ -122,11 +137,11 @@ class file_cache {
     // file; file_changed if it is missing or its size differs from expected_size (> 0: empty
     // files need no mapping), or if the file at `path` is no longer the one mapped (checked
     // every revalidate_after): that mapping is then dropped, and a warning logged.
-    // A mapping last compared before `since` is compared now, and a changed one replaced by
-    // a mapping of the file now at `path` without error: the caller checked that file after
-    // `since` (a torrent_storage built after its data was verified).
+    // With `expected` known, only a mapping of that very file is returned: a mapping of
+    // another one is replaced if the file at `path` is the expected one, and file_changed is
+    // thrown if it is not.
     pin acquire(const std::filesystem::path& path, std::uint64_t expected_size,
-                clock::time_point since = {});
+                const file_identity& expected = {});
 
     // For an address fault_in() could not read: drops the mapping holding it (unmapped when
     // its last pin goes; the next acquire maps the file again and checks its size), logs a
@@ -150,10 +165,7 @@ class file_cache {
         std::size_t pins = 0;
         clock::time_point last_used;
         std::list<mapping*>::iterator lru;  // in idle_ when pins == 0
-        // The file mapped, to tell it from whatever is at `path` later.
-        dev_t dev = 0;
-        ino_t ino = 0;
-        timespec mtime{};
+        file_identity file;         // the file mapped, to tell it from what is at `path` later
         clock::time_point checked;  // last compared with the file at `path`
         bool retired = false;       // in retired_, not by_path_
     };
@@ -224,8 +236,8 @@ class torrent_storage {
     std::filesystem::path root_;
     // data_root / file path, joined once: read_block runs for every block sent.
     std::vector<std::filesystem::path> paths_;
-    // Mappings older than this are compared with their files before their first use here.
-    file_cache::clock::time_point created_ = file_cache::clock::now();
+    // The files as they were when this was built (after the torrent's data was checked).
+    std::vector<file_identity> files_;
     mutable std::atomic<bool> changed_{false};
 };
 

@@ -224,6 +224,23 @@ TEST_F(StorageChanges, StorageBuiltAfterARecheckDoesNotUseAnOlderMapping) {
     EXPECT_EQ(cache.mapped_files(), 1u);
 }
 
+// The same rename seen by a loop that had not mapped the file (nothing to compare with): the
+// new file is not the one the torrent was checked with, so its bytes are not served either.
+TEST_F(StorageChanges, ALoopWithoutAMappingDoesNotServeAReplacedFile) {
+    file_cache loop_a(file_cache_limits{.revalidate_after = 24h});
+    file_cache loop_b(file_cache_limits{.revalidate_after = 24h});
+    torrent_storage storage(big_meta_, dir_.path);
+    EXPECT_EQ(read(storage.read_block(loop_a, 1, 0, 100)), big_.substr(kPiece, 100));
+    write_file(dir_.path / "new.bin", pattern(4 * kPiece, 'y'));
+    fs::rename(dir_.path / "new.bin", big_path_);
+    const std::string message =
+        file_changed_message([&] { storage.read_block(loop_b, 1, 0, 100); });
+    EXPECT_NE(message.find(big_path_.string()), std::string::npos) << message;
+    EXPECT_TRUE(storage.changed());
+    EXPECT_THROW(storage.read_block(loop_a, 1, 0, 100), file_changed);
+    expect_other_served(loop_b);
+}
+
 TEST_F(Revalidated, AnUnchangedFileStaysMapped) {
     held = big.read_block(cache, 2, 0, 16384);
     const block again = big.read_block(cache, 1, 0, 100);
