@@ -134,8 +134,9 @@ file_cache::pin file_cache::acquire(const std::filesystem::path& path, std::uint
     const int fd = ::open(key.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         const int err = errno;
-        if (err == ENOENT || err == ENOTDIR)
-            throw file_changed(key + ": open: " + std::strerror(err));
+        if (err == ENOENT || err == ENOTDIR) {
+            throw file_changed(key + ": missing (open: " + std::strerror(err) + ")");
+        }
         fail_errno(key, "open", err);
     }
     struct stat st {};
