@@ -155,9 +155,9 @@ INSTANTIATE_TEST_SUITE_P(SizesAndPageCache, TruncatedUnderTheMapping,
                          ::testing::Combine(::testing::Values(off_t{kPiece}, off_t{0}),
                                             ::testing::Bool()));
 
-// With a check on every acquire, each change is seen before any byte is read; the blocks
-// already read keep the old file's bytes (which match the torrent), and the cache maps the
-// file again on the next read.
+// With a check on every acquire, each change is seen before any byte of the new file is read:
+// the torrent serves nothing more, the blocks already read keep the old file's bytes (which
+// match the torrent), and the other torrent is still served.
 class Revalidated : public StorageChanges {
   protected:
     void expect_seen(const std::string& why) {
