@@ -374,6 +374,16 @@ cpc::task<void> peer_connection::write_loop() {
     writer_exit_.signal_all();
 }
 
+bool peer_connection::report_lost_page(const void* lost) {
+    try {
+        torrent_->storage.lost(home_.files, lost);  // marks the torrent changed, and throws
+    } catch (const storage_error& e) {
+        app_log::warn("{}: not sending piece data of {}: {}", remote_.to_string(),
+                      torrent_->meta().name, e.what());
+    }
+    return false;
+}
+
 cpc::task<bool> peer_connection::send_blocks() {
     // Several queued blocks go out in one system call: fewer and larger TCP segments cost
     // both ends less per byte than one 16 KiB write per block.
@@ -417,7 +427,10 @@ cpc::task<bool> peer_connection::send_blocks() {
             if (!in_core(data)) {
                 log(log_level::protocol, "{}: pages not in memory, reading them from the pool",
                     remote_.to_string());
-                co_await cpc::detached([&data] { fault_in(data); });
+                const void* lost = co_await cpc::detached([&data] { return fault_in(data); });
+                // A page that could not be read: the file changed under its mapping. Nothing
+                // goes out (the write would fail half-way); the torrent is checked again.
+                if (lost) co_return report_lost_page(lost);
             }
         }
     }
@@ -448,6 +461,10 @@ cpc::task<bool> peer_connection::send_blocks() {
         auto w = co_await cpc::with_timeout(
             settings_.write_timeout, cpc::writev(fd_, iov.data() + done, count, &interrupt_));
         ok = w && *w;
+        // EFAULT: a page of a block was lost under the write (the file truncated meanwhile).
+        if (w && w->error == std::errc::bad_address) {
+            if (const void* lost = fault_in(data)) co_return report_lost_page(lost);
+        }
         done += static_cast<std::size_t>(count);
     }
     if (!ok) co_return false;

@@ -76,6 +76,10 @@ class peer_connection {
     cpc::task<void> write_loop();
     // Sends the oldest queued requests, up to a batch, in one writev.
     cpc::task<bool> send_blocks();
+    // A page of a block that could not be read (fault_in's answer): the torrent is marked
+    // changed (the server checks it again) and the mapping dropped, with a warning. Returns
+    // false: the connection closes.
+    bool report_lost_page(const void* lost);
     cpc::task<bool> flush_outbox();
     // Frames and handles what was read; false when the connection must close.
     bool consume(const char* data, std::size_t n);

@@ -211,6 +211,13 @@ void server::load_torrents(bool first) {
         std::string key = hash_key(entry.meta.hash);
         seen[key] = true;
         if (torrents_.count(key)) continue;  // unchanged: keeps its peers
+        if (auto it = recheck_.find(key); it != recheck_.end()) {
+            if (it->second) continue;  // being checked
+            it->second = true;
+            ++added;
+            threads_.spawn(verify_then_serve(std::move(entry)));
+            continue;
+        }
         if (auto problem = check_data(entry)) {
             app_log::warn("not serving {}: {}", entry.torrent_file.string(), *problem);
             continue;
@@ -236,12 +243,30 @@ cpc::task<void> server::verify_then_serve(torrent_entry entry) {
     log(log_level::info, "verifying {}", entry.torrent_file.string());
     verify_result r = co_await verify_torrent(entry);
     if (stopping_) co_return;
+    const std::string key = hash_key(entry.meta.hash);
     if (!r.ok()) {
         app_log::warn("not serving {}: {}", entry.torrent_file.string(), r.message);
+        if (auto it = recheck_.find(key); it != recheck_.end()) it->second = false;
         co_return;
     }
     log(log_level::info, "verified {}", entry.torrent_file.string());
+    recheck_.erase(key);
     if (!find(entry.meta.hash)) add_torrent(std::move(entry));
+}
+
+void server::recheck_changed_torrents() {
+    std::vector<std::shared_ptr<served_torrent>> changed;
+    for (const auto& [key, t] : torrents_) {
+        if (t->storage.changed()) changed.push_back(t);
+    }
+    for (const std::shared_ptr<served_torrent>& t : changed) {
+        // A size check would pass a same-size replacement: the pieces are hashed again.
+        app_log::warn("{}: its data changed while served; checking it again",
+                      t->entry.torrent_file.string());
+        remove_torrent(t->meta().hash);
+        recheck_[hash_key(t->meta().hash)] = true;
+        threads_.spawn(verify_then_serve(t->entry));
+    }
 }
 
 void server::add_torrent(torrent_entry entry) {
@@ -687,6 +712,7 @@ cpc::task<void> server::tick_loop() {
             rescan_requested_ = false;
             load_torrents(false);
         }
+        recheck_changed_torrents();
         rechoke();
         for (auto& [key, t] : torrents_) {
             std::uint64_t uploaded = t->counters.uploaded;

@@ -180,6 +180,9 @@ class server : private peer_host {
                                          std::uint64_t choke);
     void choke_applied(std::uint64_t choke);
     cpc::task<void> verify_then_serve(torrent_entry entry);
+    // Torrents whose data changed under them (torrent_storage::changed): dropped, and checked
+    // again whole before they are served again (recheck_).
+    void recheck_changed_torrents();
     cpc::task<void> announce(std::shared_ptr<served_torrent> t);
     cpc::task<void> tick_loop();
     cpc::task<void> status_loop(int listen_fd);
@@ -203,6 +206,10 @@ class server : private peer_host {
     std::optional<token_bucket> limiter_;
     std::mutex limiter_mutex_;
     std::unordered_map<std::string, std::shared_ptr<served_torrent>> torrents_;  // by hash bytes
+    // Torrents (by hash bytes) served again only after a whole check of their data: their
+    // files changed while served. true while the check runs; false after it failed, until a
+    // rescan checks them again. A rescan that finds them does not serve them unchecked.
+    std::unordered_map<std::string, bool> recheck_;
     std::unordered_map<peer_key, peer_connection*> peers_;
     std::unordered_map<std::string, std::size_t> dialling_;  // "hash|endpoint" in flight
     std::unordered_set<std::string> finished_;  // "hash|endpoint" of peers that completed

@@ -1,10 +1,12 @@
 """Data files changed while hekate serves them (issue 14): truncated during a download (its
 pages read just before, or cold), truncated to nothing, replaced by a rename, deleted. hekate
 keeps running and serving the other torrents, never sends a block that does not match the
-torrent, and names the file in its log."""
+torrent, and names the file in its log. The torrent is then checked again whole, which fails:
+it is not served until a rescan finds its data whole again."""
 import hashlib
 import os
 import re
+import signal
 import struct
 import sys
 import tempfile
@@ -156,6 +158,21 @@ def main():
                 check(label + ": hekate still running", hekate.proc.poll() is None)
                 check(label + ": another torrent still downloads",
                       download_all(hekate.port, other, other_data))
+                # The torrent goes to a whole check, which its changed data fail: not served.
+                torrent_name = re.escape(os.path.basename(torrent_path))
+                check(label + ": the torrent is checked again, and not served",
+                      wait_for_log(hekate, logged, torrent_name + ": its data changed while "
+                                   "served; checking it again") and
+                      wait_for_log(hekate, logged, "not serving .*" + torrent_name))
+                if label == "truncated to half, pages in memory":
+                    # The file made whole again, a rescan (SIGHUP) checks it and serves it.
+                    with open(path, "wb") as f:
+                        f.write(data)
+                    restored = len(hekate.output())
+                    hekate.proc.send_signal(signal.SIGHUP)
+                    check(label + ": made whole again, checked and served after SIGHUP",
+                          wait_for_log(hekate, restored, "verified .*" + torrent_name) and
+                          download_all(hekate.port, torrent_path, data))
         finally:
             if FAILURES:
                 print(hekate.output()[-4000:])
@@ -163,6 +180,16 @@ def main():
         check("hekate exits cleanly", status == 0)
     if FAILURES:
         sys.exit("%d failure(s): %s" % (len(FAILURES), ", ".join(FAILURES)))
+
+
+def wait_for_log(hekate, since, pattern, seconds=20):
+    """True once hekate's output after offset `since` matches the regular expression."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if re.search(pattern, hekate.output()[since:]):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def download_all(port, torrent_path, expected):
