@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "storage.hpp"
+#include "storage_fixture.hpp"
 #include "torrent_fixture.hpp"
 
 namespace {
@@ -26,19 +27,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr std::uint32_t kPiece = 64 * 1024;
-
-std::string pattern(std::size_t n, char seed) {
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>(seed + i * 7 % 61);
-    return s;
-}
-
-std::string read(const block& b) {
-    std::string out(b.size(), '\xff');
-    copy_to(b, std::span(reinterpret_cast<unsigned char*>(out.data()), out.size()));
-    return out;
-}
 
 void truncate_to(const fs::path& p, off_t size) {
     const int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);

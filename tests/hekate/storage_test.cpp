@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "storage_fixture.hpp"
 #include "torrent_fixture.hpp"
 
 namespace {
@@ -22,19 +23,6 @@ namespace fs = std::filesystem;
 metainfo make_torrent(const fs::path& dir, const std::string& name,
                       const std::vector<data_file>& files, std::uint32_t piece_length) {
     return parse_metainfo(write_multi_file_torrent(dir, name, files, piece_length));
-}
-
-std::string pattern(std::size_t n, char seed) {
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i < n; ++i)
-        s[i] = static_cast<char>(seed + i * 7 % 61);
-    return s;
-}
-
-std::string read(const block& b) {
-    std::string out(b.size(), '\xff');
-    copy_to(b, std::span(reinterpret_cast<unsigned char*>(out.data()), out.size()));
-    return out;
 }
 
 std::size_t open_fds() {
