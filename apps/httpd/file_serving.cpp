@@ -40,18 +40,14 @@ ssize_t read_at(int fd, char* buf, std::size_t len, off_t offset) {
     }
 }
 
-// A file that ended (error 0) or failed to read (EIO...) before the bytes its head promised.
-void report_short_file(std::string_view path, int fd, int error, std::uint64_t sent,
-                       std::uint64_t promised) {
-    if (error != 0) {
-        app_log::warn("{}: read error while being sent: {}; {} of {} bytes sent, closing", path,
-                      std::strerror(error), sent, promised);
-        return;
-    }
+// Reports a file that is now shorter than `end`, the offset its head promised bytes up to (it
+// was truncated while sent); nothing for a file still as long (the client went away).
+void report_if_truncated(std::string_view path, int fd, std::uint64_t end, std::uint64_t sent,
+                         std::uint64_t promised) {
     struct stat now {};
-    const long long size = ::fstat(fd, &now) == 0 ? static_cast<long long>(now.st_size) : -1;
-    app_log::warn("{}: truncated to {} bytes while being sent; {} of {} sent, closing", path, size,
-                  sent, promised);
+    if (::fstat(fd, &now) != 0 || static_cast<std::uint64_t>(now.st_size) >= end) return;
+    app_log::warn("{}: truncated to {} bytes while being sent; {} of {} sent, closing", path,
+                  now.st_size, sent, promised);
 }
 
 struct unique_fd {
@@ -261,8 +257,13 @@ cpc::task<server::outcome> server::send_file(connection& c, const request& req, 
             const ssize_t n = read_at(
                 file_fd, copy.get(),
                 static_cast<std::size_t>(std::min<std::uint64_t>(left, kCopyChunk)), offset);
-            if (n <= 0) {  // the file ends sooner than the head said, or cannot be read
-                report_short_file(path, file_fd, n < 0 ? errno : 0, sent, p.length);
+            if (n < 0) {  // EIO and the like
+                app_log::warn("{}: read error while being sent: {}; {} of {} bytes sent, closing",
+                              path, std::strerror(errno), sent, p.length);
+                co_return outcome{p.status, sent, false};
+            }
+            if (n == 0) {  // the file ends sooner than the head said
+                report_if_truncated(path, file_fd, p.first + p.length, sent, p.length);
                 co_return outcome{p.status, sent, false};
             }
             offset += n;
@@ -277,13 +278,9 @@ cpc::task<server::outcome> server::send_file(connection& c, const request& req, 
         }
         if (r) sent += r->bytes;
         if (!r || !*r) {
-            // sendfile found the file's end before the head's length: truncated meanwhile.
-            // The connection closes short, which the client sees.
-            struct stat now {};
-            if (!copy && r && ::fstat(file_fd, &now) == 0 &&
-                static_cast<std::uint64_t>(now.st_size) < p.first + p.length) {
-                report_short_file(path, file_fd, 0, sent, p.length);
-            }
+            // The client went away, or sendfile found the file's end before the head's length
+            // (truncated meanwhile). The connection closes short, which the client sees.
+            if (!copy && r) report_if_truncated(path, file_fd, p.first + p.length, sent, p.length);
             co_return outcome{p.status, sent, false};
         }
     }
