@@ -791,15 +791,32 @@ def group_disk(binary, base, root):
         s.close()
         return bytes(body)
 
+    def truncated_under_send(mode):
+        """cut.bin truncated to 1 MiB while it is sent: what the client received."""
+        s, length, body = start_download("cut.bin")
+        check(length == size, f"{mode}: a 32 MiB file: the head promises all of it")
+        os.truncate(os.path.join(root, "cut.bin"), 1 << 20)
+        still_serving(srv.port, f"{mode}: a file truncated under a send")
+        body = finish(s, body)
+        check(len(body) < size, f"{mode}: truncated under the send: the response stops short "
+                                f"({len(body)} of {size} bytes) and the connection closes")
+        return body
+
+    def stop_and_read_stderr():
+        err = srv.proc.stderr
+        try:
+            srv.stop()
+        finally:
+            srv.kill()
+        return err.read()
+
+    def check_report(log, mode):
+        check("warning: cut.bin: truncated to 1048576 bytes while being sent" in log,
+              f"{mode}: the truncation is reported, naming the file (stderr: {log.strip()!r})")
+
     srv = Server(binary, root, "--cache-file-max", "2048")
     try:
-        s, length, body = start_download("cut.bin")
-        check(length == size, "a 32 MiB file: the head promises all of it")
-        os.truncate(os.path.join(root, "cut.bin"), 1 << 20)
-        still_serving(srv.port, "a file truncated under a send")
-        body = finish(s, body)
-        check(len(body) < size, f"truncated under the send: the response stops short "
-                                f"({len(body)} of {size} bytes) and the connection closes")
+        body = truncated_under_send("copy")
         check(body == original[:len(body)], "... and every byte received is the file's")
 
         s, length, body = start_download("gone.bin")
@@ -818,39 +835,22 @@ def group_disk(binary, base, root):
         check(get(srv.port, "/cut.bin")[2] == original[:1 << 20],
               "the truncated file is served as it now is")
         check(get(srv.port, "/gone.bin")[0] == 404, "the deleted file is gone")
-        err = srv.proc.stderr
     finally:
-        try:
-            srv.stop()
-        finally:
-            srv.kill()
-    log = err.read()
-    check(re.search(r"warning: cut\.bin: truncated to 1048576 bytes while being sent", log),
-          f"the truncation is reported, naming the file (stderr: {log.strip()!r})")
+        log = stop_and_read_stderr()
+    check_report(log, "copy")
 
     # --sendfile: the kernel sends the pages by reference, so what a truncation does to bytes
     # already queued is the kernel's (zeros, on Linux 6.x with ext4): only the short response
     # and the report are promised.
     srv = Server(binary, root, "--cache-file-max", "2048", "--sendfile")
     try:
-        s, length, body = start_download("cut.bin")
-        os.truncate(os.path.join(root, "cut.bin"), 1 << 20)
-        body = finish(s, body)
-        check(len(body) < size, f"--sendfile, truncated under the send: the response stops "
-                                f"short ({len(body)} of {size} bytes)")
+        body = truncated_under_send("--sendfile")
         foreign = sum(x != y for x, y in zip(body, original))
         print(f"  note: --sendfile: {foreign} of the {len(body)} bytes received were not the "
               f"file's")
-        still_serving(srv.port, "--sendfile, a file truncated under a send")
-        err = srv.proc.stderr
     finally:
-        try:
-            srv.stop()
-        finally:
-            srv.kill()
-    log = err.read()
-    check("cut.bin: truncated to 1048576 bytes while being sent" in log,
-          "--sendfile: the truncation is reported too")
+        log = stop_and_read_stderr()
+    check_report(log, "--sendfile")
 
 
 def group_closing(binary, base, root):
